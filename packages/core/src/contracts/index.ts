@@ -1,0 +1,4 @@
+export * from "./common.js";
+export * from "./source.js";
+export * from "./storage.js";
+export * from "./transform.js";

@@ -1,0 +1,10 @@
+export * from "./contracts/index.js";
+export * from "./errors.js";
+export * from "./manifest/types.js";
+export { newBackupId, idTime, isBackupId, artifactKey, manifestKey } from "./manifest/layout.js";
+export { requireOptions, requireOneOf } from "./util/options.js";
+export { assertValidKey, assertValidPrefix, joinPrefix } from "./util/keys.js";
+export { consoleLogger, silentLogger, type LogLevel } from "./util/logger.js";
+export { spawnProducer, runConsumer, type SpawnOptions } from "./util/child-process.js";
+export * from "./transforms/age/index.js";
+export * from "./retention/index.js";

@@ -1,0 +1,2 @@
+// Placeholder until the retention engine lands (owned by the retention work item).
+export {};
