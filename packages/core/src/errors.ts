@@ -74,6 +74,12 @@ export function wrapError(
   return new StrongboxError(code, context ? `${context}: ${base}` : base, { adapter, cause: err });
 }
 
+/** The same error (same code, cause kept) with more context appended to its message. */
+export function withContext(err: unknown, code: StrongboxErrorCode, adapter: string, suffix: string): StrongboxError {
+  const base = wrapError(err, code, adapter);
+  return new StrongboxError(base.code, `${base.message}; ${suffix}`, { adapter: base.adapter, cause: err, details: base.details });
+}
+
 export function isAbortError(err: unknown): boolean {
   return (
     typeof err === "object" &&

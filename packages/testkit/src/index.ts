@@ -1,1 +1,14 @@
-export {};
+/**
+ * @strongbox/testkit — the conformance suites every adapter runs, first-party or third-party:
+ *
+ *   storageSuite("s3 on s3rver", async () => ({ storage: s3({...}), cleanup }));
+ *   transformSuite("gzip", () => ({ encoder: gzip() , externalDecode: ["gunzip", "-c"] }));
+ *   sourceSuite("postgres", async () => ({ source, seed, snapshot, mutate, cleanup }));
+ *
+ * Each call registers vitest `describe`/`it` blocks. Behaviour an adapter does not declare in its
+ * capabilities is skipped with the reason printed.
+ */
+export * from "./types.js";
+export { storageSuite } from "./storage-suite.js";
+export { transformSuite } from "./transform-suite.js";
+export { sourceSuite } from "./source-suite.js";

@@ -26,7 +26,7 @@ export interface OperationContext {
   readonly signal: AbortSignal;
   readonly logger: Logger;
   /** Adapters may report steps; byte counts are reported by the pipeline itself. */
-  progress(update: Omit<ProgressUpdate, "phase" | "component"> & Partial<ProgressUpdate>): void;
+  progress(update: { artifact?: string; bytes?: number; totalBytes?: number; message?: string }): void;
 }
 
 /** Per-component overrides given by the user at restore time (`targets: { postgres: { database } }`). */

@@ -10,16 +10,21 @@ import { MANIFEST_FILE } from "./types.js";
  *   {id}/manifest.json                   written last
  * The storage adds its own prefix in front.
  */
-const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-export const ID_PATTERN = /^(\d{8}T\d{6}(?:\d{3})?Z)-([a-z2-7]{6})$/;
+/** The base32 characters (RFC 4648 lowercase) in ASCII order, so encoded numbers sort as text. */
+const SORTED_BASE32 = "234567abcdefghijklmnopqrstuvwxyz";
+export const ID_PATTERN = /^(\d{8}T\d{6}Z)-([a-z2-7]{6})$/;
 export const COMPONENT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-/** `20261121T020000Z-k3m9qa`: UTC time (ISO basic) + 6 random base32 chars — sortable, unique. */
+/**
+ * `20261121T020000Z-k3m9qa`: UTC time (ISO basic) + 6 base32 characters. The first two encode the
+ * milliseconds in an ASCII-ordered alphabet and the last four are random, so ids of backups
+ * started within the same second still sort in start order — retention depends on that order.
+ */
 export function newBackupId(now: Date = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  const bytes = randomBytes(6);
-  let suffix = "";
-  for (const b of bytes) suffix += BASE32[b & 31];
+  const ms = now.getUTCMilliseconds();
+  let suffix = SORTED_BASE32[ms >> 5]! + SORTED_BASE32[ms & 31]!;
+  for (const b of randomBytes(4)) suffix += SORTED_BASE32[b & 31];
   return `${stamp}-${suffix}`;
 }
 
@@ -27,11 +32,13 @@ export function isBackupId(id: string): boolean {
   return ID_PATTERN.test(id) && !Number.isNaN(idTime(id).getTime());
 }
 
+/** The start time an id encodes, to the millisecond (ids from other generators: to the second). */
 export function idTime(id: string): Date {
   const m = ID_PATTERN.exec(id);
   if (!m) return new Date(Number.NaN);
   const s = m[1]!;
-  return new Date(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}Z`);
+  const ms = SORTED_BASE32.indexOf(m[2]![0]!) * 32 + SORTED_BASE32.indexOf(m[2]![1]!);
+  return new Date(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${String(ms < 1000 ? ms : 0).padStart(3, "0")}Z`);
 }
 
 export function assertBackupId(id: string): string {
