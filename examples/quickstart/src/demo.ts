@@ -22,8 +22,14 @@ async function makeSample(): Promise<void> {
   await mkdir(join(sample, "uploads", "2026"), { recursive: true });
   await mkdir(join(sample, "empty"), { recursive: true });
   await writeFile(join(sample, "README.txt"), "Sample data for the Strongbox quickstart.\n");
-  await writeFile(join(sample, "uploads", "2026", "report.csv"), Array.from({ length: 5000 }, (_, i) => `${i},item-${i},${(i * 7) % 100}`).join("\n"));
-  await writeFile(join(sample, "uploads", "photo.bin"), createHash("sha512").update("seed").digest().toString("hex").repeat(4000));
+  await writeFile(
+    join(sample, "uploads", "2026", "report.csv"),
+    Array.from({ length: 5000 }, (_, i) => `${i},item-${i},${(i * 7) % 100}`).join("\n"),
+  );
+  await writeFile(
+    join(sample, "uploads", "photo.bin"),
+    createHash("sha512").update("seed").digest().toString("hex").repeat(4000),
+  );
   await writeFile(join(sample, "run.sh"), "#!/bin/sh\necho hi\n", { mode: 0o755 });
 }
 
@@ -37,7 +43,11 @@ async function keyPair(): Promise<{ identity: string; recipient: string }> {
   } catch {
     const pair = generateIdentity();
     // The same layout as `age-keygen`, so `age -d -i age-key.txt` reads it.
-    await writeFile(keyFile, `# created: ${new Date().toISOString()}\n# public key: ${pair.recipient}\n${pair.identity}\n`, { mode: 0o600 });
+    await writeFile(
+      keyFile,
+      `# created: ${new Date().toISOString()}\n# public key: ${pair.recipient}\n${pair.identity}\n`,
+      { mode: 0o600 },
+    );
     await chmod(keyFile, 0o600);
     return pair;
   }
@@ -50,7 +60,10 @@ async function treeDigest(dir: string): Promise<Record<string, string>> {
     const path = join(entry.parentPath, entry.name);
     const rel = relative(dir, path);
     if (entry.isDirectory()) out[rel] = "dir";
-    else if (entry.isFile()) out[rel] = `${createHash("sha256").update(await readFile(path)).digest("hex")} mode ${((await stat(path)).mode & 0o777).toString(8)}`;
+    else if (entry.isFile())
+      out[rel] = `${createHash("sha256")
+        .update(await readFile(path))
+        .digest("hex")} mode ${((await stat(path)).mode & 0o777).toString(8)}`;
   }
   return Object.fromEntries(Object.entries(out).sort());
 }
@@ -72,11 +85,15 @@ box.on("warning", (w) => console.warn(`warning: ${w.message}`));
 console.log(`Backing up ${sample}\n        to ${backups} (gzip + age)`);
 const manifest = await box.backup({ tags: ["demo"] });
 for (const c of manifest.components) {
-  for (const a of c.artifacts) console.log(`  ${a.key}  ${a.plainSize} bytes → ${a.size} stored  sha256 ${a.sha256.slice(0, 16)}…`);
+  for (const a of c.artifacts)
+    console.log(`  ${a.key}  ${a.plainSize} bytes → ${a.size} stored  sha256 ${a.sha256.slice(0, 16)}…`);
 }
 
 console.log("\nBackups in storage:");
-for (const b of await box.list()) console.log(`  ${b.id}  ${b.time.toISOString()}  ${b.size} bytes  [${b.components.join(", ")}]${b.tags.length ? `  tags: ${b.tags.join(", ")}` : ""}`);
+for (const b of await box.list())
+  console.log(
+    `  ${b.id}  ${b.time.toISOString()}  ${b.size} bytes  [${b.components.join(", ")}]${b.tags.length ? `  tags: ${b.tags.join(", ")}` : ""}`,
+  );
 
 const verified = await box.verify(manifest.id, { mode: "decode" });
 console.log(`\nVerify (decrypt + decompress + sha256): ${verified.ok ? "OK" : "FAILED"}`);
@@ -96,5 +113,7 @@ for (const s of plan.storages) {
 }
 
 const artifact = manifest.components[0]!.artifacts[0]!;
-console.log(`\nRestore without Strongbox, with standard tools:\n  age -d -i ${join(dataDir, "age-key.txt")} ${join(backups, artifact.key)} | tar -xzf - -C /some/dir`);
+console.log(
+  `\nRestore without Strongbox, with standard tools:\n  age -d -i ${join(dataDir, "age-key.txt")} ${join(backups, artifact.key)} | tar -xzf - -C /some/dir`,
+);
 await box.close();

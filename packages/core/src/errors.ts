@@ -62,14 +62,10 @@ export function isStrongboxError(err: unknown, code?: StrongboxErrorCode): err i
  * Turns any thrown value into a StrongboxError. Errors that already are one pass through
  * unchanged (their code is the more precise one); AbortErrors become E_ABORTED.
  */
-export function wrapError(
-  err: unknown,
-  code: StrongboxErrorCode,
-  adapter: string,
-  context?: string,
-): StrongboxError {
+export function wrapError(err: unknown, code: StrongboxErrorCode, adapter: string, context?: string): StrongboxError {
   if (err instanceof StrongboxError) return err;
-  if (isAbortError(err)) return new StrongboxError("E_ABORTED", context ? `${context}: aborted` : "aborted", { adapter, cause: err });
+  if (isAbortError(err))
+    return new StrongboxError("E_ABORTED", context ? `${context}: aborted` : "aborted", { adapter, cause: err });
   const base = err instanceof Error ? err.message : String(err);
   return new StrongboxError(code, context ? `${context}: ${base}` : base, { adapter, cause: err });
 }
@@ -77,14 +73,19 @@ export function wrapError(
 /** The same error (same code, cause kept) with more context appended to its message. */
 export function withContext(err: unknown, code: StrongboxErrorCode, adapter: string, suffix: string): StrongboxError {
   const base = wrapError(err, code, adapter);
-  return new StrongboxError(base.code, `${base.message}; ${suffix}`, { adapter: base.adapter, cause: err, details: base.details });
+  return new StrongboxError(base.code, `${base.message}; ${suffix}`, {
+    adapter: base.adapter,
+    cause: err,
+    details: base.details,
+  });
 }
 
 export function isAbortError(err: unknown): boolean {
   return (
     typeof err === "object" &&
     err !== null &&
-    ((err as { name?: string }).name === "AbortError" || (err as { code?: string }).code === "ABORT_ERR" ||
+    ((err as { name?: string }).name === "AbortError" ||
+      (err as { code?: string }).code === "ABORT_ERR" ||
       (err as { code?: string }).code === "E_ABORTED")
   );
 }
@@ -98,7 +99,10 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   // user:password@ in URLs and connection strings
   [/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):([^@/\s]*)@/gi, "$1:***@"],
   // key=value style secrets (libpq conninfo, query strings, env dumps)
-  [/\b(password|passwd|pwd|secret|token|apikey|api_key|api-key|accountkey|sig|passphrase)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;"',]+)/gi, "$1$2***"],
+  [
+    /\b(password|passwd|pwd|secret|token|apikey|api_key|api-key|accountkey|sig|passphrase)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;"',]+)/gi,
+    "$1$2***",
+  ],
   // age identities
   [/AGE-SECRET-KEY-1[0-9A-Z]+/g, "AGE-SECRET-KEY-1***"],
   // bearer tokens

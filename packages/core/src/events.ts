@@ -47,7 +47,8 @@ export class TypedEmitter {
       try {
         (listener as (p: unknown) => void)(payload);
       } catch (err) {
-        if (event !== "warning") this.emit("warning", { message: `a "${event}" listener threw: ${(err as Error).message}` });
+        if (event !== "warning")
+          this.emit("warning", { message: `a "${event}" listener threw: ${(err as Error).message}` });
       }
     }
   }

@@ -2,31 +2,31 @@
 export * from "./contracts/index.js";
 // Errors and events.
 export * from "./errors.js";
-export { TypedEmitter, type StrongboxEvents, type StrongboxEventName } from "./events.js";
+export { type StrongboxEventName, type StrongboxEvents, TypedEmitter } from "./events.js";
+export type { HealthCheck, HealthOptions, HealthProbe, HealthReport } from "./health/health.js";
+export type { BackupOptions } from "./manager/backup.js";
+export type { ListOptions } from "./manager/catalog.js";
 // The manager.
 export { createStrongbox, type Strongbox } from "./manager/create.js";
 export type { StrongboxOptions } from "./manager/options.js";
-export type { BackupOptions } from "./manager/backup.js";
-export type { ListOptions } from "./manager/catalog.js";
-export type { VerifyMode, VerifyOptions, VerifyResult } from "./manager/verify.js";
-export type { RestoreOptions, RestoreReport, ComponentRestoreReport } from "./manager/restore.js";
 export type { PruneOptions, PruneReport } from "./manager/prune.js";
-export type { HealthCheck, HealthOptions, HealthProbe, HealthReport } from "./health/health.js";
+export type { ComponentRestoreReport, RestoreOptions, RestoreReport } from "./manager/restore.js";
+export type { VerifyMode, VerifyOptions, VerifyResult } from "./manager/verify.js";
+export { parseManifest, serializeManifest } from "./manifest/codec.js";
+export { artifactKey, idTime, isBackupId, manifestKey, newBackupId } from "./manifest/layout.js";
 // Manifest and layout.
 export * from "./manifest/types.js";
-export { newBackupId, idTime, isBackupId, artifactKey, manifestKey } from "./manifest/layout.js";
-export { parseManifest, serializeManifest } from "./manifest/codec.js";
-// Built-in storage and transforms.
-export { local, type LocalStorageOptions } from "./storage/local.js";
-export { gzip, type GzipOptions } from "./transforms/gzip.js";
-export * from "./transforms/age/index.js";
-// Retention.
-export * from "./retention/index.js";
 // Helpers for adapter authors.
 export { HashCounter, VerifyingCounter } from "./pipeline/hash-counter.js";
-export { requireOptions, requireOneOf } from "./util/options.js";
+// Retention.
+export * from "./retention/index.js";
+// Built-in storage and transforms.
+export { type LocalStorageOptions, local } from "./storage/local.js";
+export * from "./transforms/age/index.js";
+export { type GzipOptions, gzip } from "./transforms/gzip.js";
+export { runConsumer, type SpawnOptions, spawnProducer } from "./util/child-process.js";
 export { assertValidKey, assertValidPrefix, joinPrefix } from "./util/keys.js";
-export { consoleLogger, silentLogger, type LogLevel } from "./util/logger.js";
-export { spawnProducer, runConsumer, type SpawnOptions } from "./util/child-process.js";
-export { parseSize, parseTimeSpan, formatBytes, formatDuration } from "./util/units.js";
+export { consoleLogger, type LogLevel, silentLogger } from "./util/logger.js";
+export { requireOneOf, requireOptions } from "./util/options.js";
+export { formatBytes, formatDuration, parseSize, parseTimeSpan } from "./util/units.js";
 export { VERSION } from "./version.js";

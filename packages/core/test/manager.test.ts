@@ -2,8 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { extract } from "tar-stream";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createStrongbox, gzip, isStrongboxError, local, type Storage, silentLogger } from "../src/index.js";
 import { countingStorage, failingStorage, unreachableStorage } from "./fixtures/faulty-storage.js";
 import { MemoryStore, memorySource } from "./fixtures/memory-source.js";
@@ -29,7 +29,8 @@ async function seeded(): Promise<MemoryStore> {
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) out.push(join(e.parentPath, e.name).slice(dir.length + 1));
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true }))
+    if (e.isFile()) out.push(join(e.parentPath, e.name).slice(dir.length + 1));
   return out.sort();
 }
 
@@ -44,12 +45,25 @@ describe("backup", () => {
   });
 
   it("writes artifacts and a manifest in the documented layout, with hashes of both plaintext and stored bytes", async () => {
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), transforms: [gzip()], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      transforms: [gzip()],
+      logger: silentLogger,
+    });
     const m = await box.backup({ tags: ["nightly"], description: "test" });
     expect(m.id).toMatch(/^\d{8}T\d{6}Z-[a-z2-7]{6}$/);
     expect(m.format).toBe("strongbox/1");
     const files = await filesUnder(dir);
-    expect(files).toEqual([`${m.id}/manifest.json`, `${m.id}/memory/alpha.gz`, `${m.id}/memory/beta.gz`, `${m.id}/memory/empty.gz`, `${m.id}/tags/nightly`].sort());
+    expect(files).toEqual(
+      [
+        `${m.id}/manifest.json`,
+        `${m.id}/memory/alpha.gz`,
+        `${m.id}/memory/beta.gz`,
+        `${m.id}/memory/empty.gz`,
+        `${m.id}/tags/nightly`,
+      ].sort(),
+    );
     const alpha = m.components[0]!.artifacts.find((a) => a.name === "alpha")!;
     const stored = await readFile(join(dir, alpha.key));
     expect(alpha.size).toBe(stored.length);
@@ -65,7 +79,12 @@ describe("backup", () => {
   it("feeds several storages from ONE read of the source, with identical bytes", async () => {
     const dirB = await tempDir();
     const reads = { count: 0 };
-    const box = createStrongbox({ sources: [memorySource(store, { reads })], storage: [local({ directory: dir }), local({ directory: dirB })], transforms: [gzip()], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store, { reads })],
+      storage: [local({ directory: dir }), local({ directory: dirB })],
+      transforms: [gzip()],
+      logger: silentLogger,
+    });
     const m = await box.backup();
     expect(reads.count).toBe(3);
     const a = await filesUnder(dir);
@@ -78,7 +97,11 @@ describe("backup", () => {
   it("fails the whole backup when one destination fails, leaving no manifest and no leftovers anywhere", async () => {
     const dirB = await tempDir();
     const failed: string[] = [];
-    const box = createStrongbox({ sources: [memorySource(store)], storage: [local({ directory: dir }), failingStorage(local({ directory: dirB }), 100_000)], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: [local({ directory: dir }), failingStorage(local({ directory: dirB }), 100_000)],
+      logger: silentLogger,
+    });
     box.on("backup:failed", (e) => failed.push(e.error.code));
     const err = await box.backup().catch((e: unknown) => e);
     expect(isStrongboxError(err, "E_STORAGE")).toBe(true);
@@ -107,7 +130,11 @@ describe("backup", () => {
   });
 
   it("a source that dies mid-stream fails the backup with E_SOURCE and leaves nothing", async () => {
-    const box = createStrongbox({ sources: [memorySource(store, { failBackupAfterBytes: 100_000 })], storage: local({ directory: dir }), logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store, { failBackupAfterBytes: 100_000 })],
+      storage: local({ directory: dir }),
+      logger: silentLogger,
+    });
     const err = await box.backup().catch((e: unknown) => e);
     expect(isStrongboxError(err, "E_SOURCE")).toBe(true);
     expect((err as Error).message).toMatch(/^\[strongbox\] \[memory\] .*memory store went away/);
@@ -118,7 +145,8 @@ describe("backup", () => {
     const src = memorySource(store);
     const inner = src.backup.bind(src);
     src.backup = async function* (ctx) {
-      for await (const a of inner(ctx)) yield { ...a, done: async () => Promise.reject(new Error("pg_dump exited with code 1")) };
+      for await (const a of inner(ctx))
+        yield { ...a, done: async () => Promise.reject(new Error("pg_dump exited with code 1")) };
     };
     const box = createStrongbox({ sources: [src], storage: local({ directory: dir }), logger: silentLogger });
     await expect(box.backup()).rejects.toMatchObject({ code: "E_SOURCE" });
@@ -127,7 +155,12 @@ describe("backup", () => {
 
   it("aborting stops the backup with E_ABORTED and removes what was written", async () => {
     store.get().set("big", randomBytes(20 * 1024 * 1024));
-    const box = createStrongbox({ sources: [memorySource(store, { chunkSize: 16 * 1024 })], storage: local({ directory: dir }), transforms: [gzip({ level: 9 })], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store, { chunkSize: 16 * 1024 })],
+      storage: local({ directory: dir }),
+      transforms: [gzip({ level: 9 })],
+      logger: silentLogger,
+    });
     const controller = new AbortController();
     box.on("progress", (p) => {
       if (p.bytes > 1024 * 1024) controller.abort();
@@ -138,16 +171,26 @@ describe("backup", () => {
   });
 
   it("two backups at the same time get distinct ids and both complete", async () => {
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      logger: silentLogger,
+    });
     const [a, b] = await Promise.all([box.backup(), box.backup()]);
     expect(a.id).not.toBe(b.id);
     expect((await box.list()).length).toBe(2);
   });
 
   it("rejects unknown components, duplicate source names and empty storage with E_CONFIG", async () => {
-    expect(() => createStrongbox({ sources: [memorySource(store), memorySource(store)], storage: local({ directory: dir }) })).toThrow(/two sources are named "memory"/);
+    expect(() =>
+      createStrongbox({ sources: [memorySource(store), memorySource(store)], storage: local({ directory: dir }) }),
+    ).toThrow(/two sources are named "memory"/);
     expect(() => createStrongbox({ sources: [], storage: [] })).toThrow(/needs "storage"/);
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      logger: silentLogger,
+    });
     await expect(box.backup({ components: ["nope"] })).rejects.toMatchObject({ code: "E_CONFIG" });
   });
 });
@@ -169,7 +212,10 @@ describe("list and get", () => {
     expect(complete.map((b) => b.id)).toEqual([m1.id]);
     expect(complete[0]).toMatchObject({ tags: ["keep"], components: ["memory"], pinned: false });
     const all = await box.list({ includeIncomplete: true });
-    expect(all.map((b) => [b.id, b.complete])).toEqual([[m2.id, false], [m1.id, true]]);
+    expect(all.map((b) => [b.id, b.complete])).toEqual([
+      [m2.id, false],
+      [m1.id, true],
+    ]);
     expect((await box.get("latest")).id).toBe(m1.id);
     await expect(box.get(m2.id)).rejects.toMatchObject({ code: "E_NOT_FOUND" });
     await expect(box.get("20200101T000000Z-aaaaaa")).rejects.toMatchObject({ code: "E_NOT_FOUND" });
@@ -179,7 +225,11 @@ describe("list and get", () => {
   it("refuses hostile manifests: another format version, keys escaping the backup", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      logger: silentLogger,
+    });
     const m = await box.backup();
     const path = join(dir, m.id, "manifest.json");
     const good = JSON.parse(await readFile(path, "utf8"));
@@ -198,7 +248,12 @@ describe("verify", () => {
   it("checksum and decode pass on a good backup and name the artifact on a flipped bit or truncation", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), transforms: [gzip()], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      transforms: [gzip()],
+      logger: silentLogger,
+    });
     const m = await box.backup();
     expect((await box.verify(m.id)).ok).toBe(true);
     expect((await box.verify(m.id, { mode: "decode" })).ok).toBe(true);
@@ -214,7 +269,9 @@ describe("verify", () => {
     expect(bad.components[0]!.artifacts.filter((a) => a.ok).length).toBe(2);
     await truncate(file, 500);
     const cut = await box.verify(m.id, { mode: "decode" });
-    expect(cut.components[0]!.artifacts.find((a) => a.name === "alpha")!.error?.code).toMatch(/E_TRUNCATED|E_INTEGRITY/);
+    expect(cut.components[0]!.artifacts.find((a) => a.name === "alpha")!.error?.code).toMatch(
+      /E_TRUNCATED|E_INTEGRITY/,
+    );
   });
 });
 
@@ -227,7 +284,12 @@ describe("restore", () => {
   });
 
   it("restores the exact bytes; a dry run reports what would be overwritten and changes nothing", async () => {
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), transforms: [gzip()], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      transforms: [gzip()],
+      logger: silentLogger,
+    });
     const before = store.snapshot();
     const m = await box.backup();
     store.get().set("alpha", Buffer.from("changed"));
@@ -235,7 +297,12 @@ describe("restore", () => {
     const changed = store.snapshot();
     const dry = await box.restore("latest", { dryRun: true });
     expect(dry.dryRun).toBe(true);
-    expect(dry.components[0]!.preview!.replaces.find((r) => r.name === "alpha")).toEqual({ name: "alpha", current: 7, incoming: 300_000, unit: "bytes" });
+    expect(dry.components[0]!.preview!.replaces.find((r) => r.name === "alpha")).toEqual({
+      name: "alpha",
+      current: 7,
+      incoming: 300_000,
+      unit: "bytes",
+    });
     expect(store.snapshot()).toEqual(changed);
     expect((await box.list()).length).toBe(1);
     const report = await box.restore(m.id);
@@ -245,7 +312,11 @@ describe("restore", () => {
   });
 
   it("restores into another target without touching the original", async () => {
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      logger: silentLogger,
+    });
     const before = store.snapshot();
     const m = await box.backup();
     store.get().set("alpha", Buffer.from("changed"));
@@ -257,7 +328,12 @@ describe("restore", () => {
   });
 
   it("verifies a non-atomic source's artifacts before applying anything: a corrupt backup leaves the target untouched", async () => {
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), transforms: [gzip()], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      transforms: [gzip()],
+      logger: silentLogger,
+    });
     const m = await box.backup();
     const last = m.components[0]!.artifacts.find((a) => a.name === "empty")!;
     await writeFile(join(dir, last.key), Buffer.from("not gzip at all"));
@@ -289,7 +365,11 @@ describe("restore", () => {
   });
 
   it("needs the decryption transform to read an encrypted backup, and says so", async () => {
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      logger: silentLogger,
+    });
     const m = await box.backup();
     const path = join(dir, m.id, "manifest.json");
     const manifest = JSON.parse(await readFile(path, "utf8"));
@@ -306,7 +386,12 @@ describe("prune, delete, pin", () => {
   it("applies the retention policy with reasons, dry run first, and collects incomplete backups after the grace period", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), retention: { keepLast: 2 }, logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      retention: { keepLast: 2 },
+      logger: silentLogger,
+    });
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push((await box.backup()).id);
     // An old backup that never finished.
@@ -327,7 +412,9 @@ describe("prune, delete, pin", () => {
 
     const done = await box.prune();
     expect(done.storages[0]!.deleted.sort()).toEqual([ids[1], stale].sort());
-    expect((await box.list({ includeIncomplete: true })).map((b) => b.id).sort()).toEqual([ids[0], ids[2], ids[3]].sort());
+    expect((await box.list({ includeIncomplete: true })).map((b) => b.id).sort()).toEqual(
+      [ids[0], ids[2], ids[3]].sort(),
+    );
     expect(await readFile(join(dir, "README"), "utf8")).toContain("foreign");
     await expect(stat(join(dir, ids[1]!))).rejects.toThrow();
 
@@ -338,7 +425,11 @@ describe("prune, delete, pin", () => {
   it("without a retention policy removes no complete backup", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      logger: silentLogger,
+    });
     await box.backup();
     await box.backup();
     const r = await box.prune();
@@ -351,11 +442,19 @@ describe("health", () => {
   it("reports each check and an overall verdict; an unreachable storage is a failed check, not a crash", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({ sources: [memorySource(store)], storage: [local({ directory: dir }), unreachableStorage()], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: [local({ directory: dir }), unreachableStorage()],
+      logger: silentLogger,
+    });
     const empty = await box.health({ maxAge: "26h", minCount: 1 });
     expect(empty.healthy).toBe(false);
     await box.backup({ components: ["memory"] }).catch(() => undefined);
-    const only = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), logger: silentLogger });
+    const only = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      logger: silentLogger,
+    });
     await only.backup();
     const good = await only.health({ maxAge: "26h", maxTotalSize: "1GB", minCount: 1 });
     expect(good.healthy).toBe(true);
@@ -367,7 +466,10 @@ describe("health", () => {
     expect(tooBig.checks.find((c) => c.name === "maxTotalSize")!.ok).toBe(false);
     const mixed = await box.health({ minCount: 1 });
     expect(mixed.healthy).toBe(false);
-    expect(mixed.checks.find((c) => c.storage === "unreachable://nowhere")).toMatchObject({ name: "reachable", ok: false });
+    expect(mixed.checks.find((c) => c.storage === "unreachable://nowhere")).toMatchObject({
+      name: "reachable",
+      ok: false,
+    });
   });
 });
 
@@ -375,7 +477,12 @@ describe("export", () => {
   it("streams one tar holding the manifest and the stored artifacts, which unpacks into a usable storage", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({ sources: [memorySource(store)], storage: local({ directory: dir }), transforms: [gzip()], logger: silentLogger });
+    const box = createStrongbox({
+      sources: [memorySource(store)],
+      storage: local({ directory: dir }),
+      transforms: [gzip()],
+      logger: silentLogger,
+    });
     const m = await box.backup();
     const tar = await box.export(m.id);
     const dir2 = await tempDir();

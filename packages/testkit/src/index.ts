@@ -8,7 +8,8 @@
  * Each call registers vitest `describe`/`it` blocks. Behaviour an adapter does not declare in its
  * capabilities is skipped with the reason printed.
  */
-export * from "./types.js";
+
+export { sourceSuite } from "./source-suite.js";
 export { storageSuite } from "./storage-suite.js";
 export { transformSuite } from "./transform-suite.js";
-export { sourceSuite } from "./source-suite.js";
+export * from "./types.js";

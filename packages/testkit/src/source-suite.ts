@@ -3,19 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BackupManifest, createStrongbox, gzip, isStrongboxError, local, type Strongbox } from "@strongbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { skipWithReason } from "./helpers.js";
 import type { SourceFixture, SourceSuiteOptions } from "./types.js";
-
-/** Skips the running test at run time, printing why (capabilities are known only after setup). */
-function skipBecause(ctx: { skip: (note?: string) => void }, suite: string, reason: string): void {
-  console.warn(`[testkit] ${suite}: skipped — ${reason}`);
-  ctx.skip(reason);
-}
 
 /**
  * The conformance suite for a `Source`: it drives the source through `createStrongbox` with a
  * local storage and gzip, and checks every result through the fixture's native-client `snapshot()`.
  */
-export function sourceSuite(name: string, factory: () => Promise<SourceFixture> | SourceFixture, options: SourceSuiteOptions = {}): void {
+export function sourceSuite(
+  name: string,
+  factory: () => Promise<SourceFixture> | SourceFixture,
+  options: SourceSuiteOptions = {},
+): void {
   const timeout = options.timeoutMs ?? 300_000;
   describe(`sourceSuite: ${name}`, () => {
     let fx: SourceFixture;
@@ -25,7 +24,12 @@ export function sourceSuite(name: string, factory: () => Promise<SourceFixture> 
     beforeAll(async () => {
       fx = await factory();
       dir = await mkdtemp(join(tmpdir(), "strongbox-source-suite-"));
-      box = createStrongbox({ sources: [fx.source], storage: local({ directory: dir }), transforms: [gzip({ level: 1 })], logger: { debug() {}, info() {}, warn() {}, error() {} } });
+      box = createStrongbox({
+        sources: [fx.source],
+        storage: local({ directory: dir }),
+        transforms: [gzip({ level: 1 })],
+        logger: { debug() {}, info() {}, warn() {}, error() {} },
+      });
     }, timeout);
 
     afterAll(async () => {
@@ -52,7 +56,11 @@ export function sourceSuite(name: string, factory: () => Promise<SourceFixture> 
       "check() and inspect() succeed on a healthy store",
       async () => {
         await fx.seed();
-        const ctx = { signal: new AbortController().signal, logger: { debug() {}, info() {}, warn() {}, error() {} }, progress() {} };
+        const ctx = {
+          signal: new AbortController().signal,
+          logger: { debug() {}, info() {}, warn() {}, error() {} },
+          progress() {},
+        };
         if (fx.source.check) await fx.source.check(ctx);
         if (fx.source.inspect) {
           const stats = await fx.source.inspect(ctx);
@@ -121,7 +129,10 @@ export function sourceSuite(name: string, factory: () => Promise<SourceFixture> 
           () => undefined,
           (e: unknown) => e,
         );
-        expect(isStrongboxError(err), `restore of a corrupt artifact must fail with a StrongboxError, got ${String(err)}`).toBe(true);
+        expect(
+          isStrongboxError(err),
+          `restore of a corrupt artifact must fail with a StrongboxError, got ${String(err)}`,
+        ).toBe(true);
         expect(["E_INTEGRITY", "E_TRUNCATED", "E_DECRYPT", "E_FORMAT"]).toContain((err as { code: string }).code);
         expect(await fx.snapshot()).toEqual(mutated);
       },
@@ -150,7 +161,13 @@ export function sourceSuite(name: string, factory: () => Promise<SourceFixture> 
     it(
       "restores into another target when the fixture provides one",
       async (ctx) => {
-        if (!fx.altTarget) return skipBecause(ctx, name, "the fixture gives no altTarget, so restoring into another target is not exercised");
+        if (!fx.altTarget)
+          return skipWithReason(
+            ctx,
+            `sourceSuite: ${name}`,
+            "restore into another target",
+            "the fixture gives no altTarget",
+          );
         const { manifest, before } = await seededBackup();
         await box.restore(manifest.id, { targets: { [fx.source.name]: fx.altTarget.target }, force: true });
         expect(await fx.altTarget.snapshot()).toEqual(before);
@@ -162,7 +179,8 @@ export function sourceSuite(name: string, factory: () => Promise<SourceFixture> 
     it(
       "verify restore-test passes on a good backup and leaves the store alone",
       async () => {
-        if (!fx.source.restoreTest) console.warn(`[testkit] ${name}: the source has no restoreTest(); verify falls back to decode`);
+        if (!fx.source.restoreTest)
+          console.warn(`[testkit] ${name}: the source has no restoreTest(); verify falls back to decode`);
         const { manifest, before } = await seededBackup();
         const result = await box.verify(manifest.id, { mode: "restore-test" });
         expect(result.ok, JSON.stringify(result.components)).toBe(true);
@@ -174,7 +192,13 @@ export function sourceSuite(name: string, factory: () => Promise<SourceFixture> 
     it(
       "declared capabilities hold: safetyBackup honours ctx.target",
       async (ctx) => {
-        if (!fx.source.capabilities?.safetyBackup) return skipBecause(ctx, name, "capability safetyBackup is not declared");
+        if (!fx.source.capabilities?.safetyBackup)
+          return skipWithReason(
+            ctx,
+            `sourceSuite: ${name}`,
+            "safety backup of the restore target",
+            "capability safetyBackup is not declared",
+          );
         const { manifest } = await seededBackup();
         await fx.mutate();
         const mutated = await fx.snapshot();

@@ -22,13 +22,17 @@ export interface SourceArtifact {
   name: string;
   /** The data. Consumed fully by the pipeline before the next artifact is requested. */
   stream: Readable;
-  /** Small JSON-able facts recorded with the artifact in the manifest (never secrets). */
+  /**
+   * Small JSON-able facts recorded with the artifact in the manifest (never secrets). Read after
+   * the stream ended and `done()` resolved, so a source may fill it in while streaming (counts).
+   */
   meta?: Record<string, unknown>;
   /**
    * Called by the pipeline after the stream ended and was stored. Reject here to fail the backup
-   * when the producer failed after its stdout closed (e.g. pg_dump exiting non-zero).
+   * when the producer failed after its stdout closed (e.g. pg_dump exiting non-zero). Whatever it
+   * resolves with is ignored.
    */
-  done?: () => Promise<Record<string, unknown> | void>;
+  done?: () => Promise<unknown>;
 }
 
 export interface BackupContext extends OperationContext {
@@ -71,6 +75,12 @@ export interface RestoreContext extends OperationContext {
   readonly target: TargetOverrides;
   /** True when the user passed `force`: sources may skip confirmations such as "target not empty". */
   readonly force: boolean;
+  /**
+   * True when this is a dry run. `preview()` is also called right before a real restore (to report
+   * what is overwritten and whether there is anything to protect with a safety backup); there,
+   * `dryRun` is false and a source may skip work that only a dry run needs (reading artifacts).
+   */
+  readonly dryRun: boolean;
   /**
    * Opens an artifact as decoded plaintext. Integrity is checked while streaming: a mismatch or
    * decryption failure destroys the stream with `E_INTEGRITY` / `E_DECRYPT` / `E_TRUNCATED` at the

@@ -36,10 +36,14 @@ export type HealthProbe = () => HealthCheck[] | Promise<HealthCheck[]>;
  * laravel-backup's monitor, per storage: reachable, newest backup age, total size, count. A storage
  * that cannot be listed is a failed check, not an exception.
  */
-export async function runHealth(state: ManagerState, options: HealthOptions = {}, probes: HealthProbe[] = []): Promise<HealthReport> {
+export async function runHealth(
+  state: ManagerState,
+  options: HealthOptions = {},
+  probes: HealthProbe[] = [],
+): Promise<HealthReport> {
   const now = options.now ?? new Date();
-  const maxAge = options.maxAge === undefined ? undefined : parseTimeSpan(options.maxAge);
-  const maxTotal = options.maxTotalSize === undefined ? undefined : parseSize(options.maxTotalSize);
+  const maxAge = options.maxAge === undefined ? undefined : parseTimeSpan(options.maxAge, "maxAge");
+  const maxTotal = options.maxTotalSize === undefined ? undefined : parseSize(options.maxTotalSize, "maxTotalSize");
   if (options.minCount !== undefined && (!Number.isInteger(options.minCount) || options.minCount < 0)) {
     throw new StrongboxError("E_CONFIG", '"minCount" must be a non-negative integer');
   }
@@ -50,7 +54,12 @@ export async function runHealth(state: ManagerState, options: HealthOptions = {}
     try {
       all = await listStorage(storage, i, options.signal);
     } catch (err) {
-      checks.push({ name: "reachable", storage: where, ok: false, message: `cannot list ${where}: ${(err as Error).message}` });
+      checks.push({
+        name: "reachable",
+        storage: where,
+        ok: false,
+        message: `cannot list ${where}: ${(err as Error).message}`,
+      });
       continue;
     }
     checks.push({ name: "reachable", storage: where, ok: true, message: `${where} is reachable` });
@@ -62,17 +71,33 @@ export async function runHealth(state: ManagerState, options: HealthOptions = {}
         name: "maxAge",
         storage: where,
         ok: age !== undefined && age <= maxAge,
-        message: newest ? `newest backup ${newest.id} is ${formatDuration(age!)} old (limit ${formatDuration(maxAge)})` : "no complete backup",
+        message: newest
+          ? `newest backup ${newest.id} is ${formatDuration(age!)} old (limit ${formatDuration(maxAge)})`
+          : "no complete backup",
         ...(age !== undefined ? { value: age } : {}),
         limit: maxAge,
       });
     }
     if (maxTotal !== undefined) {
       const total = all.reduce((n, b) => n + b.size, 0);
-      checks.push({ name: "maxTotalSize", storage: where, ok: total <= maxTotal, message: `backups use ${formatBytes(total)} (limit ${formatBytes(maxTotal)})`, value: total, limit: maxTotal });
+      checks.push({
+        name: "maxTotalSize",
+        storage: where,
+        ok: total <= maxTotal,
+        message: `backups use ${formatBytes(total)} (limit ${formatBytes(maxTotal)})`,
+        value: total,
+        limit: maxTotal,
+      });
     }
     if (options.minCount !== undefined) {
-      checks.push({ name: "minCount", storage: where, ok: complete.length >= options.minCount, message: `${complete.length} complete backup(s) (minimum ${options.minCount})`, value: complete.length, limit: options.minCount });
+      checks.push({
+        name: "minCount",
+        storage: where,
+        ok: complete.length >= options.minCount,
+        message: `${complete.length} complete backup(s) (minimum ${options.minCount})`,
+        value: complete.length,
+        limit: options.minCount,
+      });
     }
   }
   for (const probe of probes) checks.push(...(await probe()));

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import pLimit from "p-limit";
 import type { TargetOverrides } from "../contracts/common.js";
 import type { ArtifactRecord, BackupContext, ComponentRecord, Source } from "../contracts/source.js";
-import { StrongboxError, isAbortError, wrapError } from "../errors.js";
+import { isAbortError, StrongboxError, wrapError } from "../errors.js";
 import { serializeManifest } from "../manifest/codec.js";
 import { artifactKey, assertArtifactName, assertTag, manifestKey, newBackupId, tagKey } from "../manifest/layout.js";
 import { type BackupManifest, MANIFEST_FORMAT } from "../manifest/types.js";
@@ -32,19 +32,30 @@ export function selectSources(state: ManagerState, names: string[] | undefined):
   if (!names || names.length === 0) return [...state.sources.values()];
   return names.map((n) => {
     const s = state.sources.get(n);
-    if (!s) throw new StrongboxError("E_CONFIG", `no source named "${n}" (configured: ${[...state.sources.keys()].join(", ") || "none"})`);
+    if (!s)
+      throw new StrongboxError(
+        "E_CONFIG",
+        `no source named "${n}" (configured: ${[...state.sources.keys()].join(", ") || "none"})`,
+      );
     return s;
   });
 }
 
-export async function runBackup(state: ManagerState, options: BackupOptions = {}, internal: InternalBackupOptions = {}): Promise<BackupManifest> {
+export async function runBackup(
+  state: ManagerState,
+  options: BackupOptions = {},
+  internal: InternalBackupOptions = {},
+): Promise<BackupManifest> {
   const sources = selectSources(state, options.components);
   if (sources.length === 0) throw new StrongboxError("E_CONFIG", "nothing to back up: no sources configured");
   const tags = [...new Set(options.tags ?? [])].map(assertTag);
   const startedAt = new Date();
   const id = newBackupId(startedAt);
   const controller = linkSignals(options.signal);
-  const destinations: Destination[] = (internal.storages ?? state.storages.map((_, i) => i)).map((index) => ({ index, storage: state.storages[index]! }));
+  const destinations: Destination[] = (internal.storages ?? state.storages.map((_, i) => i)).map((index) => ({
+    index,
+    storage: state.storages[index]!,
+  }));
   const names = sources.map((s) => s.name);
   state.emitter.emit("backup:started", { id, components: names });
   state.logger.info(`backup ${id} started`, { components: names });
@@ -55,7 +66,14 @@ export async function runBackup(state: ManagerState, options: BackupOptions = {}
       sources.map((source) =>
         limit(async () => {
           try {
-            return await backupComponent(state, source, id, destinations, controller.signal, internal.targets?.[source.name]);
+            return await backupComponent(
+              state,
+              source,
+              id,
+              destinations,
+              controller.signal,
+              internal.targets?.[source.name],
+            );
           } catch (err) {
             // Stop the other sources at once: the backup has failed anyway.
             if (!controller.signal.aborted) controller.abort(err);
@@ -83,7 +101,10 @@ export async function runBackup(state: ManagerState, options: BackupOptions = {}
     state.logger.info(`backup ${id} completed`, { durationMs: manifest.durationMs });
     return manifest;
   } catch (raw) {
-    const reason = controller.signal.aborted && options.signal?.aborted ? new StrongboxError("E_ABORTED", `backup ${id} aborted`, { cause: raw }) : raw;
+    const reason =
+      controller.signal.aborted && options.signal?.aborted
+        ? new StrongboxError("E_ABORTED", `backup ${id} aborted`, { cause: raw })
+        : raw;
     const error = wrapError(reason, "E_SOURCE", "core", `backup ${id}`);
     // Nothing of a failed backup may look complete: remove what was written, manifest first.
     await Promise.all(destinations.map((d) => deleteBackupObjects(d.storage, id).catch(() => undefined)));
@@ -107,10 +128,12 @@ async function backupComponent(
     signal,
     logger: state.logger,
     ...(target ? { target } : {}),
-    progress: (u) => state.emitter.emit("progress", { phase: "backup", component: source.name, ...u, bytes: u.bytes ?? 0 }),
+    progress: (u) =>
+      state.emitter.emit("progress", { phase: "backup", component: source.name, ...u, bytes: u.bytes ?? 0 }),
   };
   const fail = (err: unknown, what: string) => {
-    if (signal.aborted && !(err instanceof StrongboxError)) return new StrongboxError("E_ABORTED", `${what}: aborted`, { adapter: source.type, cause: err });
+    if (signal.aborted && !(err instanceof StrongboxError))
+      return new StrongboxError("E_ABORTED", `${what}: aborted`, { adapter: source.type, cause: err });
     return wrapError(err, isAbortError(err) ? "E_ABORTED" : "E_SOURCE", source.type, what);
   };
   try {
@@ -133,9 +156,14 @@ async function backupComponent(
       assertArtifactName(artifact.name, source.type);
       if (artifacts.some((a) => a.name === artifact.name)) {
         artifact.stream.destroy();
-        throw new StrongboxError("E_SOURCE", `"${source.name}" produced two artifacts named "${artifact.name}"`, { adapter: source.type });
+        throw new StrongboxError("E_SOURCE", `"${source.name}" produced two artifacts named "${artifact.name}"`, {
+          adapter: source.type,
+        });
       }
-      if (!(artifact.stream instanceof Readable)) throw new StrongboxError("E_SOURCE", `artifact "${artifact.name}" has no readable stream`, { adapter: source.type });
+      if (!(artifact.stream instanceof Readable))
+        throw new StrongboxError("E_SOURCE", `artifact "${artifact.name}" has no readable stream`, {
+          adapter: source.type,
+        });
       const key = artifactKey(id, source.name, artifact.name, extensions);
       const progress = progressReporter(state, { phase: "backup", component: source.name, artifact: artifact.name });
       const live = destinations.filter((d) => !d.error);
@@ -146,13 +174,22 @@ async function backupComponent(
       });
       for (const d of live) {
         if (d.error) {
-          state.emitter.emit("warning", { component: source.name, message: `storage ${d.storage.location} failed and was dropped from backup ${id}: ${d.error.message}` });
+          state.emitter.emit("warning", {
+            component: source.name,
+            message: `storage ${d.storage.location} failed and was dropped from backup ${id}: ${d.error.message}`,
+          });
         }
       }
-      const doneMeta = artifact.done ? await artifact.done() : undefined;
+      if (artifact.done) await artifact.done();
       progress.finish(stored.plainSize);
-      const meta = { ...artifact.meta, ...(doneMeta ?? {}) };
-      artifacts.push({ name: artifact.name, key, ...stored, transforms: transformRecords, ...(Object.keys(meta).length ? { meta } : {}) });
+      const meta = { ...artifact.meta };
+      artifacts.push({
+        name: artifact.name,
+        key,
+        ...stored,
+        transforms: transformRecords,
+        ...(Object.keys(meta).length ? { meta } : {}),
+      });
     }
   } catch (err) {
     throw fail(err, `backing up "${source.name}"`);
@@ -169,21 +206,36 @@ async function backupComponent(
 }
 
 /** Tag and pin markers first, the manifest LAST, on every destination still standing. */
-async function writeManifest(state: ManagerState, destinations: Destination[], manifest: BackupManifest, signal: AbortSignal): Promise<void> {
+async function writeManifest(
+  state: ManagerState,
+  destinations: Destination[],
+  manifest: BackupManifest,
+  signal: AbortSignal,
+): Promise<void> {
   const body = serializeManifest(manifest);
   // Destinations dropped earlier (allowPartialStorage) keep no leftovers of this backup.
-  await Promise.all(destinations.filter((d) => d.error).map((d) => deleteBackupObjects(d.storage, manifest.id).catch(() => undefined)));
+  await Promise.all(
+    destinations.filter((d) => d.error).map((d) => deleteBackupObjects(d.storage, manifest.id).catch(() => undefined)),
+  );
   await Promise.all(
     destinations
       .filter((d) => !d.error)
       .map(async (d) => {
         try {
-          for (const tag of manifest.tags) await d.storage.put(tagKey(manifest.id, tag), Readable.from([Buffer.alloc(0)]), { signal, size: 0 });
+          for (const tag of manifest.tags)
+            await d.storage.put(tagKey(manifest.id, tag), Readable.from([Buffer.alloc(0)]), { signal, size: 0 });
           await d.storage.put(manifestKey(manifest.id), Readable.from([body]), { signal, size: body.length });
         } catch (err) {
-          d.error = wrapError(err, "E_STORAGE", d.storage.type, `writing the manifest of ${manifest.id} to ${d.storage.location}`);
+          d.error = wrapError(
+            err,
+            "E_STORAGE",
+            d.storage.type,
+            `writing the manifest of ${manifest.id} to ${d.storage.location}`,
+          );
           if (!state.allowPartialStorage) throw d.error;
-          state.emitter.emit("warning", { message: `storage ${d.storage.location} failed and was dropped from backup ${manifest.id}: ${d.error.message}` });
+          state.emitter.emit("warning", {
+            message: `storage ${d.storage.location} failed and was dropped from backup ${manifest.id}: ${d.error.message}`,
+          });
           await deleteBackupObjects(d.storage, manifest.id).catch(() => undefined);
         }
       }),

@@ -1,5 +1,5 @@
 import type { Storage } from "../contracts/storage.js";
-import { StrongboxError, isStrongboxError, wrapError } from "../errors.js";
+import { isStrongboxError, StrongboxError, wrapError } from "../errors.js";
 import { parseManifest } from "../manifest/codec.js";
 import { assertBackupId, idTime, isBackupId, manifestKey } from "../manifest/layout.js";
 import { type BackupManifest, type BackupSummary, MANIFEST_FILE } from "../manifest/types.js";
@@ -48,7 +48,8 @@ export interface ListOptions {
 
 /** Union of every storage's summaries, newest first. */
 export async function listBackups(state: ManagerState, options: ListOptions = {}): Promise<BackupSummary[]> {
-  const indexes = options.storage === undefined ? state.storages.map((_, i) => i) : [storageIndex(state, options.storage)];
+  const indexes =
+    options.storage === undefined ? state.storages.map((_, i) => i) : [storageIndex(state, options.storage)];
   const merged = new Map<string, BackupSummary>();
   for (const i of indexes) {
     for (const s of await listStorage(state.storages[i]!, i, options.signal)) {
@@ -60,7 +61,9 @@ export async function listBackups(state: ManagerState, options: ListOptions = {}
       }
     }
   }
-  return [...merged.values()].filter((s) => options.includeIncomplete || s.complete).sort((a, b) => (a.id < b.id ? 1 : -1));
+  return [...merged.values()]
+    .filter((s) => options.includeIncomplete || s.complete)
+    .sort((a, b) => (a.id < b.id ? 1 : -1));
 }
 
 export function storageIndex(state: ManagerState, index: number): number {
@@ -77,7 +80,11 @@ export async function readManifest(storage: Storage, id: string, signal?: AbortS
     stream = await storage.get(manifestKey(id), { signal });
   } catch (err) {
     if (isStrongboxError(err, "E_NOT_FOUND")) {
-      throw new StrongboxError("E_NOT_FOUND", `backup ${id} not found in ${storage.location} (missing, deleted, or incomplete: it has no manifest)`, { cause: err });
+      throw new StrongboxError(
+        "E_NOT_FOUND",
+        `backup ${id} not found in ${storage.location} (missing, deleted, or incomplete: it has no manifest)`,
+        { cause: err },
+      );
     }
     throw wrapError(err, "E_STORAGE", storage.type, `reading the manifest of ${id}`);
   }
@@ -100,11 +107,16 @@ export async function findBackup(
   id: string,
   options: { storage?: number; signal?: AbortSignal } = {},
 ): Promise<{ manifest: BackupManifest; storage: Storage; storageIndex: number }> {
-  const indexes = options.storage === undefined ? state.storages.map((_, i) => i) : [storageIndex(state, options.storage)];
+  const indexes =
+    options.storage === undefined ? state.storages.map((_, i) => i) : [storageIndex(state, options.storage)];
   if (id === "latest") {
     const all = await listBackups(state, { storage: options.storage, signal: options.signal });
     const newest = all[0];
-    if (!newest) throw new StrongboxError("E_NOT_FOUND", `no complete backup in ${indexes.map((i) => state.storages[i]!.location).join(", ")}`);
+    if (!newest)
+      throw new StrongboxError(
+        "E_NOT_FOUND",
+        `no complete backup in ${indexes.map((i) => state.storages[i]!.location).join(", ")}`,
+      );
     id = newest.id;
   }
   assertBackupId(id);

@@ -30,7 +30,10 @@ export interface Strongbox {
   restore(id: string, options?: RestoreOptions): Promise<RestoreReport>;
   prune(options?: PruneOptions): Promise<PruneReport>;
   /** Deletes a backup from every storage (manifest first). E_NOT_FOUND if no storage has it. */
-  delete(id: string, options?: { signal?: AbortSignal }): Promise<{ id: string; skipped: Array<{ key: string; reason: string }> }>;
+  delete(
+    id: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ id: string; skipped: Array<{ key: string; reason: string }> }>;
   /** The whole backup as one tar stream, as stored (still encrypted). */
   export(id: string, options?: { storage?: number; signal?: AbortSignal }): Promise<Readable>;
   health(options?: HealthOptions): Promise<HealthReport>;
@@ -92,7 +95,10 @@ export function createStrongbox(options: StrongboxOptions): Strongbox {
       return box;
     },
     async close() {
-      await Promise.allSettled([...[...state.sources.values()].map((s) => s.close?.()), ...state.storages.map((s) => s.close?.())]);
+      await Promise.allSettled([
+        ...[...state.sources.values()].map((s) => s.close?.()),
+        ...state.storages.map((s) => s.close?.()),
+      ]);
     },
   };
   return box;

@@ -12,17 +12,34 @@ import type { ManagerState } from "./state.js";
  * artifact (still compressed/encrypted) — for downloads and moving backups between storages.
  * Stored bytes are checked against the manifest while they stream; a mismatch fails the tar.
  */
-export async function runExport(state: ManagerState, idOrLatest: string, options: { storage?: number; signal?: AbortSignal } = {}): Promise<Readable> {
+export async function runExport(
+  state: ManagerState,
+  idOrLatest: string,
+  options: { storage?: number; signal?: AbortSignal } = {},
+): Promise<Readable> {
   const { manifest, storage } = await findBackup(state, idOrLatest, options);
   const tar = pack();
   const write = async () => {
     const body = serializeManifest(manifest);
-    tar.entry({ name: `${manifest.id}/manifest.json`, size: body.length, mode: 0o600, mtime: new Date(manifest.completedAt) }, body);
+    tar.entry(
+      { name: `${manifest.id}/manifest.json`, size: body.length, mode: 0o600, mtime: new Date(manifest.completedAt) },
+      body,
+    );
     for (const component of manifest.components) {
       for (const artifact of component.artifacts) {
-        const entry = tar.entry({ name: artifact.key, size: artifact.size, mode: 0o600, mtime: new Date(manifest.completedAt) });
+        const entry = tar.entry({
+          name: artifact.key,
+          size: artifact.size,
+          mode: 0o600,
+          mtime: new Date(manifest.completedAt),
+        });
         const stored = await storage.get(artifact.key, { signal: options.signal });
-        await pipeline(stored, new VerifyingCounter({ size: artifact.size, sha256: artifact.sha256 }, `stored object ${artifact.key}`), entry, { signal: options.signal });
+        await pipeline(
+          stored,
+          new VerifyingCounter({ size: artifact.size, sha256: artifact.sha256 }, `stored object ${artifact.key}`),
+          entry,
+          { signal: options.signal },
+        );
       }
     }
     tar.finalize();

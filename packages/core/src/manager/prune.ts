@@ -38,7 +38,8 @@ export interface PruneReport {
 export async function runPrune(state: ManagerState, options: PruneOptions = {}): Promise<PruneReport> {
   const now = options.now ?? new Date();
   const dryRun = options.dryRun ?? false;
-  const indexes = options.storage === undefined ? state.storages.map((_, i) => i) : [storageIndex(state, options.storage)];
+  const indexes =
+    options.storage === undefined ? state.storages.map((_, i) => i) : [storageIndex(state, options.storage)];
   const report: PruneReport = { dryRun, storages: [] };
   for (const i of indexes) {
     const storage = state.storages[i]!;
@@ -51,8 +52,19 @@ export async function runPrune(state: ManagerState, options: PruneOptions = {}):
     );
     const incomplete = all
       .filter((b: BackupSummary) => !b.complete && now.getTime() - b.time.getTime() > state.incompleteGraceMs)
-      .map((b) => ({ id: b.id, time: b.time, reason: `incomplete (no manifest) for more than ${Math.round(state.incompleteGraceMs / 3_600_000)}h` }));
-    const entry: PruneReport["storages"][number] = { storage: storage.location, plan, incomplete, deleted: [], skipped: [], errors: [] };
+      .map((b) => ({
+        id: b.id,
+        time: b.time,
+        reason: `incomplete (no manifest) for more than ${Math.round(state.incompleteGraceMs / 3_600_000)}h`,
+      }));
+    const entry: PruneReport["storages"][number] = {
+      storage: storage.location,
+      plan,
+      incomplete,
+      deleted: [],
+      skipped: [],
+      errors: [],
+    };
     if (!dryRun) {
       for (const id of [...plan.remove.map((r) => r.id), ...incomplete.map((r) => r.id)]) {
         if (options.signal?.aborted) throw new StrongboxError("E_ABORTED", "prune aborted");
@@ -68,6 +80,10 @@ export async function runPrune(state: ManagerState, options: PruneOptions = {}):
     report.storages.push(entry);
   }
   const removed = report.storages.flatMap((s) => (dryRun ? s.plan.remove.map((r) => r.id) : s.deleted));
-  state.emitter.emit("prune:completed", { removed, kept: report.storages.reduce((n, s) => n + s.plan.keep.length, 0), dryRun });
+  state.emitter.emit("prune:completed", {
+    removed,
+    kept: report.storages.reduce((n, s) => n + s.plan.keep.length, 0),
+    dryRun,
+  });
   return report;
 }

@@ -6,7 +6,7 @@ import type { Transform, TransformRecord } from "../contracts/transform.js";
 import { StrongboxError } from "../errors.js";
 import type { TypedEmitter } from "../events.js";
 import { assertComponentName } from "../manifest/layout.js";
-import { validateRetentionPolicy, type RetentionPolicy } from "../retention/index.js";
+import { type RetentionPolicy, validateRetentionPolicy } from "../retention/index.js";
 import { gzip } from "../transforms/gzip.js";
 import { consoleLogger, redactingLogger } from "../util/logger.js";
 import { parseTimeSpan } from "../util/units.js";
@@ -28,14 +28,18 @@ export interface ManagerState {
 }
 
 export function createState(options: StrongboxOptions, emitter: TypedEmitter): ManagerState {
-  if (!options || typeof options !== "object") throw new StrongboxError("E_CONFIG", "createStrongbox() needs an options object");
+  if (!options || typeof options !== "object")
+    throw new StrongboxError("E_CONFIG", "createStrongbox() needs an options object");
   const storages = Array.isArray(options.storage) ? options.storage : options.storage ? [options.storage] : [];
-  if (storages.length === 0) throw new StrongboxError("E_CONFIG", 'createStrongbox() needs "storage" (e.g. local({ directory: "./backups" }))');
-  if (!Array.isArray(options.sources)) throw new StrongboxError("E_CONFIG", 'createStrongbox() needs "sources" (an array, may be empty)');
+  if (storages.length === 0)
+    throw new StrongboxError("E_CONFIG", 'createStrongbox() needs "storage" (e.g. local({ directory: "./backups" }))');
+  if (!Array.isArray(options.sources))
+    throw new StrongboxError("E_CONFIG", 'createStrongbox() needs "sources" (an array, may be empty)');
   const sources = new Map<string, Source>();
   for (const s of options.sources) {
     assertComponentName(s.name);
-    if (sources.has(s.name)) throw new StrongboxError("E_CONFIG", `two sources are named "${s.name}"; give one a different "name" option`);
+    if (sources.has(s.name))
+      throw new StrongboxError("E_CONFIG", `two sources are named "${s.name}"; give one a different "name" option`);
     sources.set(s.name, s);
   }
   const transforms = options.transforms ?? [];
@@ -46,7 +50,8 @@ export function createState(options: StrongboxOptions, emitter: TypedEmitter): M
   }
   if (options.retention) validateRetentionPolicy(options.retention);
   const concurrency = options.concurrency ?? 2;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new StrongboxError("E_CONFIG", '"concurrency" must be a positive integer');
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new StrongboxError("E_CONFIG", '"concurrency" must be a positive integer');
   return {
     sources,
     storages,
@@ -54,7 +59,7 @@ export function createState(options: StrongboxOptions, emitter: TypedEmitter): M
     retention: options.retention,
     concurrency,
     allowPartialStorage: options.allowPartialStorage ?? false,
-    incompleteGraceMs: parseTimeSpan(options.incompleteGracePeriod ?? "24h"),
+    incompleteGraceMs: parseTimeSpan(options.incompleteGracePeriod ?? "24h", "incompleteGracePeriod"),
     preflight: options.preflight ?? true,
     logger: redactingLogger(options.logger ?? consoleLogger("warn")),
     emitter,
@@ -72,14 +77,23 @@ export function resolveDecoders(state: ManagerState, records: TransformRecord[])
     if (configured) return configured;
     if (record.id === "gzip") return gzip();
     if (record.id === "age") {
-      throw new StrongboxError("E_DECRYPT", "this backup is encrypted (age): add encrypt({ identities: [...] }) or encrypt({ passphrase }) to transforms to read it");
+      throw new StrongboxError(
+        "E_DECRYPT",
+        "this backup is encrypted (age): add encrypt({ identities: [...] }) or encrypt({ passphrase }) to transforms to read it",
+      );
     }
-    throw new StrongboxError("E_FORMAT", `this backup uses transform "${record.id}", which is not configured; add it to "transforms" to read the backup`);
+    throw new StrongboxError(
+      "E_FORMAT",
+      `this backup uses transform "${record.id}", which is not configured; add it to "transforms" to read the backup`,
+    );
   });
 }
 
 /** Progress reporting throttled to a few updates a second per artifact, plus the final count. */
-export function progressReporter(state: ManagerState, base: Omit<ProgressUpdate, "bytes">): { onBytes(bytes: number): void; finish(bytes: number): void } {
+export function progressReporter(
+  state: ManagerState,
+  base: Omit<ProgressUpdate, "bytes">,
+): { onBytes(bytes: number): void; finish(bytes: number): void } {
   let last = 0;
   return {
     onBytes(bytes) {

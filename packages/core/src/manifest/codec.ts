@@ -67,7 +67,10 @@ export function serializeManifest(manifest: BackupManifest): Buffer {
  */
 export function parseManifest(bytes: Buffer, expectedId: string): BackupManifest {
   if (bytes.length > MAX_MANIFEST_BYTES) {
-    throw new StrongboxError("E_FORMAT", `manifest of ${expectedId} is ${bytes.length} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
+    throw new StrongboxError(
+      "E_FORMAT",
+      `manifest of ${expectedId} is ${bytes.length} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`,
+    );
   }
   let raw: unknown;
   try {
@@ -77,26 +80,42 @@ export function parseManifest(bytes: Buffer, expectedId: string): BackupManifest
   }
   const format = (raw as { format?: unknown } | null)?.format;
   if (format !== MANIFEST_FORMAT) {
-    throw new StrongboxError("E_FORMAT", `manifest of ${expectedId} has format ${JSON.stringify(format)}; this version of Strongbox reads "${MANIFEST_FORMAT}" (upgrade @strongbox/core to read newer backups)`);
+    throw new StrongboxError(
+      "E_FORMAT",
+      `manifest of ${expectedId} has format ${JSON.stringify(format)}; this version of Strongbox reads "${MANIFEST_FORMAT}" (upgrade @strongbox/core to read newer backups)`,
+    );
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new StrongboxError("E_FORMAT", `manifest of ${expectedId} is malformed at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+    throw new StrongboxError(
+      "E_FORMAT",
+      `manifest of ${expectedId} is malformed at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+    );
   }
   const manifest = parsed.data as BackupManifest;
   if (manifest.id !== expectedId || !isBackupId(manifest.id)) {
-    throw new StrongboxError("E_INTEGRITY", `manifest stored under ${expectedId} describes backup ${JSON.stringify(manifest.id)}`);
+    throw new StrongboxError(
+      "E_INTEGRITY",
+      `manifest stored under ${expectedId} describes backup ${JSON.stringify(manifest.id)}`,
+    );
   }
   for (const c of manifest.components) {
     for (const a of c.artifacts) {
       try {
         assertValidKey(a.key);
       } catch (err) {
-        throw new StrongboxError("E_INTEGRITY", `manifest of ${expectedId} holds an unsafe key for artifact ${JSON.stringify(a.name)}`, { cause: err });
+        throw new StrongboxError(
+          "E_INTEGRITY",
+          `manifest of ${expectedId} holds an unsafe key for artifact ${JSON.stringify(a.name)}`,
+          { cause: err },
+        );
       }
       if (!a.key.startsWith(`${manifest.id}/${c.name}/`)) {
-        throw new StrongboxError("E_INTEGRITY", `manifest of ${expectedId} points artifact ${JSON.stringify(a.name)} outside its backup (${JSON.stringify(a.key)})`);
+        throw new StrongboxError(
+          "E_INTEGRITY",
+          `manifest of ${expectedId} points artifact ${JSON.stringify(a.name)} outside its backup (${JSON.stringify(a.key)})`,
+        );
       }
     }
   }

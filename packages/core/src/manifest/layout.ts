@@ -21,7 +21,10 @@ export const COMPONENT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
  * started within the same second still sort in start order — retention depends on that order.
  */
 export function newBackupId(now: Date = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   const ms = now.getUTCMilliseconds();
   let suffix = SORTED_BASE32[ms >> 5]! + SORTED_BASE32[ms & 31]!;
   for (const b of randomBytes(4)) suffix += SORTED_BASE32[b & 31];
@@ -38,11 +41,17 @@ export function idTime(id: string): Date {
   if (!m) return new Date(Number.NaN);
   const s = m[1]!;
   const ms = SORTED_BASE32.indexOf(m[2]![0]!) * 32 + SORTED_BASE32.indexOf(m[2]![1]!);
-  return new Date(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${String(ms < 1000 ? ms : 0).padStart(3, "0")}Z`);
+  return new Date(
+    `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${String(ms < 1000 ? ms : 0).padStart(3, "0")}Z`,
+  );
 }
 
 export function assertBackupId(id: string): string {
-  if (!isBackupId(id)) throw new StrongboxError("E_NOT_FOUND", `"${String(id).slice(0, 80)}" is not a backup id (expected e.g. 20261121T020000Z-k3m9qa, or "latest")`);
+  if (!isBackupId(id))
+    throw new StrongboxError(
+      "E_NOT_FOUND",
+      `"${String(id).slice(0, 80)}" is not a backup id (expected e.g. 20261121T020000Z-k3m9qa, or "latest")`,
+    );
   return id;
 }
 
@@ -51,7 +60,11 @@ const RESERVED_COMPONENT_NAMES = new Set(["tags", "pinned", "manifest.json"]);
 
 export function assertComponentName(name: string, adapter = "core"): string {
   if (!COMPONENT_PATTERN.test(name) || RESERVED_COMPONENT_NAMES.has(name)) {
-    throw new StrongboxError("E_CONFIG", `component name ${JSON.stringify(name)} must be 1–64 characters of letters, digits, "_", "." or "-", and not "tags" or "pinned"`, { adapter });
+    throw new StrongboxError(
+      "E_CONFIG",
+      `component name ${JSON.stringify(name)} must be 1–64 characters of letters, digits, "_", "." or "-", and not "tags" or "pinned"`,
+      { adapter },
+    );
   }
   return name;
 }
@@ -72,7 +85,10 @@ export const artifactKey = (id: string, component: string, artifact: string, ext
 
 export function assertTag(tag: string): string {
   if (typeof tag !== "string" || tag.length === 0 || tag.length > 100 || /[\s/\\]/.test(tag)) {
-    throw new StrongboxError("E_CONFIG", `tag ${JSON.stringify(tag)} must be 1–100 characters without spaces or slashes`);
+    throw new StrongboxError(
+      "E_CONFIG",
+      `tag ${JSON.stringify(tag)} must be 1–100 characters without spaces or slashes`,
+    );
   }
   return tag;
 }

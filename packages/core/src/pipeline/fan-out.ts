@@ -1,6 +1,6 @@
 import { PassThrough, Writable } from "node:stream";
 import type { Storage } from "../contracts/storage.js";
-import { wrapError } from "../errors.js";
+import { type StrongboxError, wrapError } from "../errors.js";
 
 /** One destination of a fan-out: the storage, and what happened to it. */
 export interface Destination {
@@ -62,7 +62,12 @@ export class FanOut extends Writable {
 
   #fail(branch: Branch, err: unknown): void {
     if (branch.dest.error) return;
-    branch.dest.error = wrapError(err, "E_STORAGE", branch.dest.storage.type, `writing to ${branch.dest.storage.location}`);
+    branch.dest.error = wrapError(
+      err,
+      "E_STORAGE",
+      branch.dest.storage.type,
+      `writing to ${branch.dest.storage.location}`,
+    );
     branch.body.destroy();
     if (this.#finalizing || this.destroyed) return;
     if (!this.#allowPartial || this.live.length === 0) this.destroy(branch.dest.error);
@@ -74,8 +79,8 @@ export class FanOut extends Writable {
       if (b.dest.error) continue;
       if (!b.body.write(chunk)) waits.push(drained(b));
     }
-    if (waits.length === 0) return cb();
-    Promise.all(waits).then(() => cb(), cb);
+    if (waits.length === 0) cb();
+    else Promise.all(waits).then(() => cb(), cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -55,7 +55,12 @@ export class VerifyingCounter extends HashCounter {
 
   override _transform(chunk: Buffer, enc: BufferEncoding, cb: TransformCallback): void {
     if (this.bytes + chunk.length > this.#expectedSize) {
-      cb(new StrongboxError("E_INTEGRITY", `${this.#what}: more bytes than the manifest records (${this.#expectedSize}); trailing or substituted data`));
+      cb(
+        new StrongboxError(
+          "E_INTEGRITY",
+          `${this.#what}: more bytes than the manifest records (${this.#expectedSize}); trailing or substituted data`,
+        ),
+      );
       return;
     }
     super._transform(chunk, enc, cb);
@@ -65,10 +70,20 @@ export class VerifyingCounter extends HashCounter {
     super._flush((err) => {
       if (err) return cb(err);
       if (this.bytes < this.#expectedSize) {
-        return cb(new StrongboxError("E_TRUNCATED", `${this.#what}: ${this.bytes} bytes, the manifest records ${this.#expectedSize}; the artifact is truncated`));
+        return cb(
+          new StrongboxError(
+            "E_TRUNCATED",
+            `${this.#what}: ${this.bytes} bytes, the manifest records ${this.#expectedSize}; the artifact is truncated`,
+          ),
+        );
       }
       if (this.sha256 !== this.#expectedSha) {
-        return cb(new StrongboxError("E_INTEGRITY", `${this.#what}: sha256 ${this.sha256} does not match the manifest's ${this.#expectedSha}; the artifact is corrupt or was replaced`));
+        return cb(
+          new StrongboxError(
+            "E_INTEGRITY",
+            `${this.#what}: sha256 ${this.sha256} does not match the manifest's ${this.#expectedSha}; the artifact is corrupt or was replaced`,
+          ),
+        );
       }
       cb();
     });

@@ -18,12 +18,21 @@ export async function openArtifact(
   decoders: Transform[],
   options: { signal: AbortSignal; onBytes?: (plainBytes: number) => void },
 ): Promise<Readable> {
-  const stored = await storage.get(artifact.key, { signal: options.signal });
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  // Decoders first, so a transform that cannot decode fails before the object is opened.
   // Decode in reverse order of encoding: the last transform applied is the first undone.
   const undo = decoders.map((t, i) => t.decode(artifact.transforms[i]!)).reverse();
-  const last = new VerifyingCounter({ size: artifact.plainSize, sha256: artifact.plainSha256 }, `decoded ${artifact.key}`, options.onBytes);
-  const stages = [new VerifyingCounter({ size: artifact.size, sha256: artifact.sha256 }, `stored object ${artifact.key}`), ...undo, last];
+  const stored = await storage.get(artifact.key, { signal: options.signal });
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const last = new VerifyingCounter(
+    { size: artifact.plainSize, sha256: artifact.plainSha256 },
+    `decoded ${artifact.key}`,
+    options.onBytes,
+  );
+  const stages = [
+    new VerifyingCounter({ size: artifact.size, sha256: artifact.sha256 }, `stored object ${artifact.key}`),
+    ...undo,
+    last,
+  ];
   // `out` stays outside the pipeline so that it is destroyed with OUR error (coded, redacted)
   // rather than whatever raw error the pipeline would hand it.
   last.pipe(out);

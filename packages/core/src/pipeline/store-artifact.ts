@@ -1,6 +1,7 @@
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Transform } from "../contracts/transform.js";
+import { wrapError } from "../errors.js";
 import { type Destination, FanOut } from "./fan-out.js";
 import { HashCounter } from "./hash-counter.js";
 
@@ -24,9 +25,18 @@ export async function storeArtifact(
 ): Promise<StoredArtifact> {
   const plain = new HashCounter(options.onBytes);
   const stored = new HashCounter();
+  // Build the encoders before any destination is opened: a transform that cannot encode (e.g.
+  // an encrypt() holding only identities) must fail here, with nothing started.
+  let encoders: Duplex[];
+  try {
+    encoders = transforms.map((t) => t.encode());
+  } catch (err) {
+    input.destroy();
+    throw wrapError(err, "E_CONFIG", "core", `preparing the transforms for ${key}`);
+  }
   const fan = new FanOut(key, destinations, { allowPartial: options.allowPartial, signal: options.signal });
   try {
-    await pipeline([input, plain, ...transforms.map((t) => t.encode()), stored, fan], { signal: options.signal });
+    await pipeline([input, plain, ...encoders, stored, fan], { signal: options.signal });
   } finally {
     // On failure, wait until each storage has removed its partial object before the caller
     // goes on to delete the backup's keys.

@@ -1,2 +1,11 @@
-// Placeholder until the retention engine lands (owned by the retention work item).
-export {};
+// Retention engine: restic `forget` semantics as a pure function (DESIGN §6).
+
+export { formatRetentionDuration, parseRetentionDuration, type RetentionDuration } from "./duration.js";
+export {
+  type PlanRetentionOptions,
+  planRetention,
+  type RetentionCandidate,
+  type RetentionDecision,
+  type RetentionPlan,
+} from "./plan.js";
+export { describeRetentionPolicy, type RetentionPolicy, validateRetentionPolicy } from "./policy.js";

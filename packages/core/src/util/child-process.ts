@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { StrongboxError, redactSecrets } from "../errors.js";
+import { redactSecrets, StrongboxError } from "../errors.js";
 
 /**
  * Child processes for dump/restore tools (pg_dump, pg_restore, redis-cli, zstd).
@@ -29,7 +29,11 @@ export interface ChildRun {
   exited: Promise<{ stderr: string }>;
 }
 
-function startChild(command: string[], stdio: ["pipe" | "ignore", "pipe" | "ignore", "pipe"], opts: SpawnOptions): ChildRun {
+function startChild(
+  command: string[],
+  stdio: ["pipe" | "ignore", "pipe" | "ignore", "pipe"],
+  opts: SpawnOptions,
+): ChildRun {
   const [cmd, ...args] = command;
   if (!cmd) throw new StrongboxError("E_CONFIG", "empty command", { adapter: opts.adapter });
   const env = opts.inheritEnv === false ? { ...opts.env } : { ...process.env, ...opts.env };
@@ -54,19 +58,34 @@ function startChild(command: string[], stdio: ["pipe" | "ignore", "pipe" | "igno
     child.once("error", (err: NodeJS.ErrnoException) => {
       opts.signal?.removeEventListener("abort", onAbort);
       const hint = err.code === "ENOENT" ? ` (is "${cmd}" installed and on PATH?)` : "";
-      reject(new StrongboxError("E_SOURCE", `could not start ${cmd}: ${err.message}${hint}`, { adapter: opts.adapter, cause: err }));
+      reject(
+        new StrongboxError("E_SOURCE", `could not start ${cmd}: ${err.message}${hint}`, {
+          adapter: opts.adapter,
+          cause: err,
+        }),
+      );
     });
     child.once("close", (code, sig) => {
       opts.signal?.removeEventListener("abort", onAbort);
       if (killTimer) clearTimeout(killTimer);
       const text = redactSecrets(stderr.trim());
       if (opts.signal?.aborted) {
-        reject(new StrongboxError("E_ABORTED", `${cmd} stopped: aborted`, { adapter: opts.adapter, cause: opts.signal.reason }));
+        reject(
+          new StrongboxError("E_ABORTED", `${cmd} stopped: aborted`, {
+            adapter: opts.adapter,
+            cause: opts.signal.reason,
+          }),
+        );
       } else if (code === 0) {
         resolve({ stderr: text });
       } else {
         const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
-        reject(new StrongboxError("E_SOURCE", `${cmd} ${how}${text ? `: ${text}` : ""}`, { adapter: opts.adapter, details: { exitCode: code, signal: sig } }));
+        reject(
+          new StrongboxError("E_SOURCE", `${cmd} ${how}${text ? `: ${text}` : ""}`, {
+            adapter: opts.adapter,
+            details: { exitCode: code, signal: sig },
+          }),
+        );
       }
     });
   });
@@ -80,7 +99,10 @@ function startChild(command: string[], stdio: ["pipe" | "ignore", "pipe" | "igno
  * If the child fails while stdout is still open, the stream is destroyed with the error; if it
  * fails after stdout ended, `done()` rejects — wire it into `SourceArtifact.done`.
  */
-export function spawnProducer(command: string[], opts: SpawnOptions): { stream: Readable; done: () => Promise<{ stderr: string }>; child: ChildProcess } {
+export function spawnProducer(
+  command: string[],
+  opts: SpawnOptions,
+): { stream: Readable; done: () => Promise<{ stderr: string }>; child: ChildProcess } {
   const { child, exited } = startChild(command, ["ignore", "pipe", "pipe"], opts);
   const stream = child.stdout as Readable;
   exited.catch((err: unknown) => {
@@ -98,7 +120,11 @@ export function spawnProducer(command: string[], opts: SpawnOptions): { stream: 
  * (e.g. E_INTEGRITY from a corrupt artifact) when the input fails — the child is killed first so
  * it never sees a clean end of input — or with E_SOURCE when the child fails.
  */
-export async function runConsumer(command: string[], input: Readable, opts: SpawnOptions & { captureStdout?: boolean }): Promise<{ stdout: string; stderr: string }> {
+export async function runConsumer(
+  command: string[],
+  input: Readable,
+  opts: SpawnOptions & { captureStdout?: boolean },
+): Promise<{ stdout: string; stderr: string }> {
   const { child, exited } = startChild(command, ["pipe", opts.captureStdout ? "pipe" : "ignore", "pipe"], opts);
   let stdout = "";
   child.stdout?.setEncoding("utf8");
@@ -109,7 +135,11 @@ export async function runConsumer(command: string[], input: Readable, opts: Spaw
   const feeding = pipeline(input, child.stdin!).catch((err: unknown) => {
     // EPIPE and friends mean the child stopped reading: its own exit status tells why.
     const code = (err as { code?: string }).code;
-    if (err instanceof StrongboxError || !["EPIPE", "ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_DESTROYED"].includes(code ?? "")) inputError = err;
+    if (
+      err instanceof StrongboxError ||
+      !["EPIPE", "ERR_STREAM_PREMATURE_CLOSE", "ERR_STREAM_DESTROYED"].includes(code ?? "")
+    )
+      inputError = err;
     // Kill before stdin closes cleanly so the tool cannot mistake a cut stream for the end.
     child.kill("SIGKILL");
   });

@@ -16,7 +16,11 @@ export function assertValidKey(key: string, adapter = "core"): string {
     /^[a-zA-Z]:/.test(key) ||
     key.split("/").some((seg) => seg === "" || seg === "." || seg === "..");
   if (bad) {
-    throw new StrongboxError("E_CONFIG", `invalid storage key ${JSON.stringify(String(key).slice(0, 200))}: keys are relative, "/"-separated, without "..", "." or empty segments, backslashes or a leading "/"`, { adapter });
+    throw new StrongboxError(
+      "E_CONFIG",
+      `invalid storage key ${JSON.stringify(String(key).slice(0, 200))}: keys are relative, "/"-separated, without "..", "." or empty segments, backslashes or a leading "/"`,
+      { adapter },
+    );
   }
   return key;
 }

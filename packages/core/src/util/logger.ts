@@ -1,5 +1,5 @@
-import { redactSecrets } from "../errors.js";
 import type { Logger } from "../contracts/common.js";
+import { redactSecrets } from "../errors.js";
 
 const LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 export type LogLevel = (typeof LEVELS)[number];
@@ -24,6 +24,14 @@ export function redactingLogger(inner: Logger): Logger {
   const wrap =
     (fn: Logger["info"]) =>
     (message: string, data?: Record<string, unknown>): void =>
-      fn(redactSecrets(message), data ? (JSON.parse(redactSecrets(JSON.stringify(data))) as Record<string, unknown>) : undefined);
-  return { debug: wrap(inner.debug.bind(inner)), info: wrap(inner.info.bind(inner)), warn: wrap(inner.warn.bind(inner)), error: wrap(inner.error.bind(inner)) };
+      fn(
+        redactSecrets(message),
+        data ? (JSON.parse(redactSecrets(JSON.stringify(data))) as Record<string, unknown>) : undefined,
+      );
+  return {
+    debug: wrap(inner.debug.bind(inner)),
+    info: wrap(inner.info.bind(inner)),
+    warn: wrap(inner.warn.bind(inner)),
+    error: wrap(inner.error.bind(inner)),
+  };
 }
