@@ -76,7 +76,17 @@ export async function runRestore(
 
   for (const { component, source } of pairs) {
     const target = options.targets?.[component.name] ?? {};
-    const ctx = restoreContext(state, manifest, component, storage, target, options.force ?? false, controller.signal, "restore", dryRun);
+    const ctx = restoreContext(
+      state,
+      manifest,
+      component,
+      storage,
+      target,
+      options.force ?? false,
+      controller.signal,
+      "restore",
+      dryRun,
+    );
     const entry: ComponentRestoreReport = {
       name: component.name,
       type: component.type,
