@@ -9,6 +9,9 @@
  * capabilities is skipped with the reason printed.
  */
 
+// Test fixtures for adapter authors: generated data streams and an HTTP fault-injecting proxy.
+export * from "./fixtures/data.js";
+export * from "./fixtures/fault-proxy.js";
 export { sourceSuite } from "./source-suite.js";
 export { storageSuite } from "./storage-suite.js";
 export { transformSuite } from "./transform-suite.js";

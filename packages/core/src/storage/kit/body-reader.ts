@@ -1,0 +1,72 @@
+import { Readable } from "node:stream";
+
+/**
+ * Reads an upload body through its async iterator: first up to a limit (to choose between a
+ * single request and a block upload), then the rest as a stream, with backpressure throughout.
+ * It records the body's own error (`error`), so a failing source is told apart from a failing
+ * upload, and refuses to treat a body that closed without ending as complete.
+ */
+export class BodyReader {
+  /** Bytes read from the body so far. */
+  bytes = 0;
+  /** The body's own failure, when it failed. */
+  error: unknown;
+  private readonly iterator: AsyncIterator<Buffer>;
+
+  constructor(private readonly body: Readable) {
+    this.iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  private async next(): Promise<Buffer | undefined> {
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await this.iterator.next();
+    } catch (err) {
+      this.error ??= err;
+      throw err;
+    }
+    if (r.done) {
+      // A destroyed body also ends its iterator; only a real end of data may complete an upload.
+      if (!this.body.readableEnded) {
+        this.error ??= new Error("the body was closed before its end");
+        throw this.error;
+      }
+      return undefined;
+    }
+    const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+    this.bytes += chunk.length;
+    return chunk;
+  }
+
+  /** Reads until more than `limit` bytes arrived or the body ended. */
+  async readUpTo(limit: number): Promise<{ chunks: Buffer[]; ended: boolean }> {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    while (length <= limit) {
+      const chunk = await this.next();
+      if (!chunk) return { chunks, ended: true };
+      chunks.push(chunk);
+      length += chunk.length;
+    }
+    return { chunks, ended: false };
+  }
+
+  /** `head` followed by the rest of the body, as a stream. */
+  rest(head: Buffer[]): Readable {
+    const self = this;
+    return Readable.from(
+      (async function* () {
+        while (head.length > 0) yield head.shift() as Buffer;
+        for (;;) {
+          // Yield to the event loop between chunks so timers and abort signals run while a
+          // fast body streams (a synchronous chain could hand everything over first).
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          const chunk = await self.next();
+          if (!chunk) return;
+          yield chunk;
+        }
+      })(),
+      { objectMode: false, highWaterMark: 1 << 20 },
+    );
+  }
+}
