@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type { ProgressUpdate } from "./contracts/common.js";
 import type { StrongboxError } from "./errors.js";
 import type { BackupManifest } from "./manifest/types.js";
+import type { RunRecord, RunTrigger, SkipReason } from "./schedule/types.js";
 
 /** Every event a manager emits, with its payload. */
 export interface StrongboxEvents {
@@ -15,6 +16,14 @@ export interface StrongboxEvents {
   "prune:completed": { removed: string[]; kept: number; dryRun: boolean };
   progress: ProgressUpdate;
   warning: { message: string; component?: string };
+  /** A scheduled (or `runNow()`) run began: before its jitter wait and lock. */
+  "schedule:run-started": { run: number; trigger: RunTrigger; scheduledAt?: Date };
+  /** The run's backup was written (and verified and pruned when asked). */
+  "schedule:run-completed": { run: number; trigger: RunTrigger; backupId: string; record: RunRecord };
+  /** The run failed after its retries (or was aborted: `error.code === "E_ABORTED"`). */
+  "schedule:run-failed": { run: number; trigger: RunTrigger; error: StrongboxError; record: RunRecord };
+  /** A tick did not run: a run was in flight, another replica holds the lock, or its backup already exists. */
+  "schedule:skipped": { trigger: RunTrigger; reason: SkipReason; message: string; scheduledAt?: Date; code?: string };
 }
 
 export type StrongboxEventName = keyof StrongboxEvents;

@@ -146,8 +146,12 @@ export interface Source {
 
   /** Preflight: reachable, tools present, versions compatible. Throws E_SOURCE with a fix hint. */
   check?(ctx: OperationContext): Promise<void>;
-  /** Counts recorded in the manifest and compared after restore. */
-  inspect?(ctx: OperationContext & { target?: TargetOverrides }): Promise<SourceStats>;
+  /**
+   * Counts recorded in the manifest and compared after restore. During a backup it receives the
+   * backup's context (with `backupId`) right before `backup()` of the same id, so a source can
+   * count inside the same snapshot it then dumps (postgres exports one for pg_dump --snapshot).
+   */
+  inspect?(ctx: OperationContext & { target?: TargetOverrides; backupId?: string }): Promise<SourceStats>;
   backup(ctx: BackupContext): AsyncIterable<SourceArtifact>;
   restore(ctx: RestoreContext): Promise<RestoreResult>;
   /** Dry run: what `restore()` with the same context would replace. Must change nothing. */

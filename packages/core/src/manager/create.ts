@@ -4,6 +4,9 @@ import { type StrongboxEventName, type StrongboxEvents, TypedEmitter } from "../
 import { type HealthOptions, type HealthProbe, type HealthReport, runHealth } from "../health/health.js";
 import { pinnedKey } from "../manifest/layout.js";
 import type { BackupManifest, BackupSummary } from "../manifest/types.js";
+import { attachNotifiers } from "../notify/dispatch.js";
+import { createSchedule } from "../schedule/scheduler.js";
+import type { Schedule, ScheduleOptions } from "../schedule/types.js";
 import { type BackupOptions, runBackup } from "./backup.js";
 import { findBackup, type ListOptions, listBackups } from "./catalog.js";
 import { runExport } from "./export.js";
@@ -41,6 +44,11 @@ export interface Strongbox {
   pin(id: string): Promise<void>;
   unpin(id: string): Promise<void>;
   addHealthProbe(probe: HealthProbe): void;
+  /**
+   * Starts backing up on a cron schedule (with retries, no overlap, catch-up, optional lock, verify
+   * and prune). Keep the returned {@link Schedule} to stop it.
+   */
+  schedule(options: ScheduleOptions): Schedule;
   on<E extends StrongboxEventName>(event: E, listener: (payload: StrongboxEvents[E]) => void): Strongbox;
   once<E extends StrongboxEventName>(event: E, listener: (payload: StrongboxEvents[E]) => void): Strongbox;
   off<E extends StrongboxEventName>(event: E, listener: (payload: StrongboxEvents[E]) => void): Strongbox;
@@ -52,6 +60,8 @@ export function createStrongbox(options: StrongboxOptions): Strongbox {
   const emitter = new TypedEmitter();
   const state = createState(options, emitter);
   const probes: HealthProbe[] = [];
+  const schedules = new Set<Schedule>();
+  const notifications = attachNotifiers(emitter, state.notifiers);
 
   const box: Strongbox = {
     backup: (o) => runBackup(state, o),
@@ -82,6 +92,11 @@ export function createStrongbox(options: StrongboxOptions): Strongbox {
     addHealthProbe: (probe) => {
       probes.push(probe);
     },
+    schedule(o) {
+      const schedule = createSchedule(state, o, { addHealthProbe: box.addHealthProbe, notifications });
+      schedules.add(schedule);
+      return schedule;
+    },
     on(event, listener) {
       emitter.on(event, listener);
       return box;
@@ -95,6 +110,9 @@ export function createStrongbox(options: StrongboxOptions): Strongbox {
       return box;
     },
     async close() {
+      // Schedules first: a run in flight must not outlive the sources and storages it uses.
+      await Promise.all([...schedules].map((s) => s.stop({ abort: true })));
+      schedules.clear();
       await Promise.allSettled([
         ...[...state.sources.values()].map((s) => s.close?.()),
         ...state.storages.map((s) => s.close?.()),

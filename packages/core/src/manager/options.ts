@@ -2,6 +2,7 @@ import type { Logger } from "../contracts/common.js";
 import type { Source } from "../contracts/source.js";
 import type { Storage } from "../contracts/storage.js";
 import type { Transform } from "../contracts/transform.js";
+import type { Notifier } from "../notify/types.js";
 import type { RetentionPolicy } from "../retention/index.js";
 
 export interface StrongboxOptions {
@@ -30,4 +31,11 @@ export interface StrongboxOptions {
   preflight?: boolean;
   /** Receives redacted log lines. @default a stderr logger at "warn" */
   logger?: Logger;
+  /**
+   * Where outcome notifications go (`webhook()`, `slack()` or your own {@link Notifier}); each gets
+   * failures only unless its `events` say otherwise. A notifier that fails or hangs never fails or
+   * delays an operation: it is reported as a `warning` event.
+   * @default []
+   */
+  notifiers?: Notifier[];
 }

@@ -6,6 +6,8 @@ import type { Transform, TransformRecord } from "../contracts/transform.js";
 import { StrongboxError } from "../errors.js";
 import type { TypedEmitter } from "../events.js";
 import { assertComponentName } from "../manifest/layout.js";
+import { validateNotifiers } from "../notify/dispatch.js";
+import type { Notifier } from "../notify/types.js";
 import { type RetentionPolicy, validateRetentionPolicy } from "../retention/index.js";
 import { gzip } from "../transforms/gzip.js";
 import { consoleLogger, redactingLogger } from "../util/logger.js";
@@ -25,6 +27,7 @@ export interface ManagerState {
   logger: Logger;
   emitter: TypedEmitter;
   host: string;
+  notifiers: Notifier[];
 }
 
 export function createState(options: StrongboxOptions, emitter: TypedEmitter): ManagerState {
@@ -64,6 +67,7 @@ export function createState(options: StrongboxOptions, emitter: TypedEmitter): M
     logger: redactingLogger(options.logger ?? consoleLogger("warn")),
     emitter,
     host: hostname(),
+    notifiers: validateNotifiers(options.notifiers),
   };
 }
 

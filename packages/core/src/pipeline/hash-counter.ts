@@ -40,11 +40,16 @@ export class HashCounter extends Transform {
  * Like HashCounter, but checks the bytes against what a manifest recorded and fails the stream
  * at the end on a mismatch: fewer bytes → E_TRUNCATED, more → E_INTEGRITY, other hash → E_INTEGRITY.
  * It also fails early as soon as more bytes than expected arrive.
+ *
+ * It passes data on one chunk late and releases the LAST chunk only once the check passed. A
+ * consumer that acts when it has read everything — pg_restore commits on the archive's final
+ * bytes, without waiting for end-of-input — therefore never sees a complete artifact that is bad.
  */
 export class VerifyingCounter extends HashCounter {
   readonly #expectedSize: number;
   readonly #expectedSha: string;
   readonly #what: string;
+  #held: Buffer | undefined;
 
   constructor(expected: { size: number; sha256: string }, what: string, onBytes?: (bytes: number) => void) {
     super(onBytes);
@@ -63,7 +68,12 @@ export class VerifyingCounter extends HashCounter {
       );
       return;
     }
-    super._transform(chunk, enc, cb);
+    super._transform(chunk, enc, (err) => {
+      if (err) return cb(err);
+      const previous = this.#held;
+      this.#held = chunk;
+      cb(null, previous);
+    });
   }
 
   override _flush(cb: TransformCallback): void {
@@ -85,7 +95,7 @@ export class VerifyingCounter extends HashCounter {
           ),
         );
       }
-      cb();
+      cb(null, this.#held);
     });
   }
 }

@@ -1,0 +1,226 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import {
+  createStrongbox,
+  isStrongboxError,
+  local,
+  type Schedule,
+  type Source,
+  type StrongboxEvents,
+  silentLogger,
+} from "@strongbox/core";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { redisLock } from "../src/lock.js";
+
+let server: ChildProcess;
+let url: string;
+let raw: Redis;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway redis-server on a random port, with a password (to prove it never leaks). */
+beforeAll(async () => {
+  const port = await freePort();
+  server = spawn(
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--requirepass",
+      "L0ckPassw0rd",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
+    server.stdout!.on("data", (d) => {
+      out += d;
+      if (out.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    server.once("exit", (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
+  });
+  url = `redis://:L0ckPassw0rd@127.0.0.1:${port}`;
+  raw = new Redis(url);
+});
+afterAll(async () => {
+  await raw?.quit();
+  server?.kill("SIGKILL");
+});
+
+let cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  cleanups = [];
+});
+
+const lockName = () => `strongbox:test:${randomBytes(6).toString("hex")}`;
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("redisLock()", () => {
+  it("takes the lock with SET NX PX: the key holds the lease token with the ttl", async () => {
+    const name = lockName();
+    const a = redisLock({ url });
+    const b = redisLock({ url });
+    cleanups.push(
+      () => a.close!(),
+      () => b.close!(),
+    );
+    const lease = await a.acquire(name, { ttlMs: 5000 });
+    expect(lease).toBeDefined();
+    expect(await raw.get(name)).toBe(lease!.token);
+    const pttl = await raw.pttl(name);
+    expect(pttl).toBeGreaterThan(4000);
+    expect(pttl).toBeLessThanOrEqual(5000);
+    expect(await b.acquire(name, { ttlMs: 5000 })).toBeUndefined();
+    await lease!.release();
+    expect(await raw.exists(name)).toBe(0);
+    const next = await b.acquire(name, { ttlMs: 5000 });
+    expect(next).toBeDefined();
+    await next!.release();
+  });
+
+  it("renewal extends only its own lease", async () => {
+    const name = lockName();
+    const lock = redisLock({ url });
+    cleanups.push(() => lock.close!());
+    const lease = await lock.acquire(name, { ttlMs: 400 });
+    await pause(250);
+    expect(await lease!.renew()).toBe(true);
+    expect(await raw.pttl(name)).toBeGreaterThan(300);
+    await pause(250);
+    // 500 ms after acquiring with a 400 ms ttl: alive only thanks to the renewal.
+    expect(await raw.get(name)).toBe(lease!.token);
+    await lease!.release();
+  });
+
+  it("an expired lease can neither renew nor release its successor's lock (token-checked)", async () => {
+    const name = lockName();
+    const a = redisLock({ url });
+    const b = redisLock({ url });
+    cleanups.push(
+      () => a.close!(),
+      () => b.close!(),
+    );
+    const old = await a.acquire(name, { ttlMs: 150 });
+    await pause(250);
+    expect(await raw.exists(name)).toBe(0);
+    const current = await b.acquire(name, { ttlMs: 5000 });
+    expect(current).toBeDefined();
+    expect(await old!.renew()).toBe(false);
+    await old!.release();
+    expect(await raw.get(name)).toBe(current!.token);
+    expect(await raw.pttl(name)).toBeGreaterThan(4000);
+    // The successor still holds it: a new attempt is refused.
+    expect(await a.acquire(name, { ttlMs: 5000 })).toBeUndefined();
+    await current!.release();
+    expect(await raw.exists(name)).toBe(0);
+  });
+
+  it("works on a client you pass (and leaves it open)", async () => {
+    const name = lockName();
+    const client = new Redis(url);
+    cleanups.push(() => client.quit());
+    const lock = redisLock({ client });
+    const lease = await lock.acquire(name, { ttlMs: 2000 });
+    expect(await raw.get(name)).toBe(lease!.token);
+    await lease!.release();
+    await lock.close!();
+    expect(await client.ping()).toBe("PONG");
+  });
+
+  it("fails with E_SOURCE, without the password, when Redis is unreachable or refuses", async () => {
+    const port = await freePort();
+    const down = redisLock({ url: `redis://:An0therS3cret@127.0.0.1:${port}`, options: { connectTimeout: 1000 } });
+    cleanups.push(() => down.close!());
+    const err = await down.acquire(lockName(), { ttlMs: 1000 }).catch((e: unknown) => e);
+    expect(isStrongboxError(err, "E_SOURCE")).toBe(true);
+    expect((err as Error).message).toContain("[redis-lock]");
+    expect((err as Error).message).not.toContain("An0therS3cret");
+    const wrong = redisLock({ url: url.replace("L0ckPassw0rd", "wr0ngPassw0rd") });
+    cleanups.push(() => wrong.close!());
+    const err2 = await wrong.acquire(lockName(), { ttlMs: 1000 }).catch((e: unknown) => e);
+    expect(isStrongboxError(err2)).toBe(true);
+    expect((err2 as Error).message).not.toContain("wr0ngPassw0rd");
+    expect(() => redisLock({} as never)).toThrow(/url/);
+  });
+});
+
+describe("two schedulers racing with redisLock", () => {
+  let dir: string;
+  let schedules: Schedule[] = [];
+  afterEach(async () => {
+    await Promise.all(schedules.map((s) => s.stop({ abort: true })));
+    schedules = [];
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("make exactly one backup per tick", async () => {
+    dir = await mkdtemp(join(tmpdir(), "strongbox-redislock-"));
+    const name = lockName();
+    const source = (): Source => ({
+      name: "data",
+      type: "test",
+      async *backup() {
+        await pause(150);
+        yield { name: "blob", stream: Readable.from([randomBytes(10_000)]) };
+      },
+      async restore() {
+        return {};
+      },
+    });
+    const replica = () => {
+      const lock = redisLock({ url });
+      cleanups.push(() => lock.close!());
+      const box = createStrongbox({ sources: [source()], storage: local({ directory: dir }), logger: silentLogger });
+      const completed: Array<StrongboxEvents["schedule:run-completed"]> = [];
+      const skipped: Array<StrongboxEvents["schedule:skipped"]> = [];
+      const failed: Array<StrongboxEvents["schedule:run-failed"]> = [];
+      box.on("schedule:run-completed", (e) => completed.push(e));
+      box.on("schedule:skipped", (e) => skipped.push(e));
+      box.on("schedule:run-failed", (e) => failed.push(e));
+      const schedule = box.schedule({ cron: "* * * * * *", catchUp: false, lock, lockName: name, lockTtl: "5s" });
+      schedules.push(schedule);
+      return { schedule, completed, skipped, failed };
+    };
+    const a = replica();
+    const b = replica();
+    const end = Date.now() + 10_000;
+    while (a.completed.length + b.completed.length < 2 && Date.now() < end) await pause(20);
+    await Promise.all([a.schedule.stop(), b.schedule.stop()]);
+    const completed = [...a.completed, ...b.completed];
+    expect(completed.length).toBeGreaterThanOrEqual(2);
+    const ticks = completed.map((c) => c.record.scheduledAt!.getTime());
+    expect(new Set(ticks).size).toBe(ticks.length);
+    const onDisk = (await readdir(dir)).filter((d) => /^\d{8}T/.test(d)).sort();
+    expect(onDisk).toEqual(completed.map((c) => c.backupId).sort());
+    expect([...a.failed, ...b.failed]).toEqual([]);
+    expect([...a.skipped, ...b.skipped].every((s) => s.reason === "locked" || s.reason === "already-done")).toBe(true);
+    expect(a.skipped.length + b.skipped.length).toBeGreaterThanOrEqual(completed.length - 1);
+    expect(await raw.exists(name)).toBe(0);
+  });
+});
