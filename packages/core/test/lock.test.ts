@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { lockSuite } from "@strongbox/testkit";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   createStrongbox,
@@ -68,72 +69,11 @@ async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-describe("memoryLock", () => {
-  it("gives a name to one holder at a time; another token can neither renew nor release it", async () => {
-    const lock = memoryLock();
-    const a = await lock.acquire("job", { ttlMs: 10_000 });
-    expect(a?.token).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await lock.acquire("job", { ttlMs: 10_000 })).toBeUndefined();
-    const other = await lock.acquire("other-job", { ttlMs: 10_000 });
-    expect(other).toBeDefined();
-    // `other` holds another name: releasing it leaves "job" alone.
-    await other!.release();
-    expect(await lock.acquire("job", { ttlMs: 10_000 })).toBeUndefined();
-    expect(await a!.renew()).toBe(true);
-    await a!.release();
-    await a!.release(); // idempotent
-    const b = await lock.acquire("job", { ttlMs: 10_000 });
-    expect(b).toBeDefined();
-    expect(b!.token).not.toBe(a!.token);
-    // The old lease is gone: it can no longer renew or release the new holder's lock.
-    expect(await a!.renew()).toBe(false);
-    await a!.release();
-    expect(await lock.acquire("job", { ttlMs: 10_000 })).toBeUndefined();
-  });
-
-  it("expires a lease that is not renewed, and renewal keeps it", async () => {
-    const lock = memoryLock();
-    const a = await lock.acquire("job", { ttlMs: 150 });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await a!.renew()).toBe(true);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await lock.acquire("job", { ttlMs: 150 })).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 120));
-    const b = await lock.acquire("job", { ttlMs: 150 });
-    expect(b).toBeDefined();
-    expect(await a!.renew()).toBe(false);
-    await a!.release();
-    expect(await b!.renew()).toBe(true);
-  });
-
-  it("rejects with E_ABORTED when the signal already fired", async () => {
-    await expect(memoryLock().acquire("job", { ttlMs: 1000, signal: AbortSignal.abort() })).rejects.toMatchObject({
-      code: "E_ABORTED",
-    });
-  });
-});
+const sharedMemoryLock = memoryLock();
+// One process: both "replicas" share the same in-memory lock.
+lockSuite("memoryLock", () => ({ lock: sharedMemoryLock, other: sharedMemoryLock, expires: true }));
 
 describe("schedules with a lock", () => {
-  it("two replicas racing on the same ticks make exactly one backup per tick", async () => {
-    const dir = await tempDir();
-    const s = store();
-    const lock = memoryLock();
-    const a = replica(dir, memorySource(s), lock);
-    const b = replica(dir, memorySource(s), lock);
-    await until(() => a.completed.length + b.completed.length >= 2);
-    await Promise.all([a.schedule.stop(), b.schedule.stop()]);
-    const completed = [...a.completed, ...b.completed];
-    const ticks = completed.map((c) => c.record.scheduledAt!.getTime());
-    expect(new Set(ticks).size).toBe(ticks.length);
-    expect(await completeBackups(dir)).toEqual(completed.map((c) => c.backupId).sort());
-    expect([...a.failed, ...b.failed]).toEqual([]);
-    const skips = [...a.skipped, ...b.skipped];
-    expect(skips.every((k) => k.reason === "locked" || k.reason === "already-done")).toBe(true);
-    // Every tick that one replica ran, the other skipped (the last may still be settling).
-    const skippedTicks = new Set(skips.map((k) => k.scheduledAt!.getTime()));
-    expect(ticks.filter((t) => skippedTicks.has(t)).length).toBeGreaterThanOrEqual(ticks.length - 1);
-  });
-
   it("a replica that gets the lock after the other finished the tick skips it as already done", async () => {
     const dir = await tempDir();
     const s = store();

@@ -347,6 +347,26 @@ describe("restore", () => {
     expect((await box.list()).length).toBe(1);
   });
 
+  it("never hands a consumer the last chunk of an artifact whose hash does not match", async () => {
+    const src = memorySource(store, { chunkSize: 16 * 1024 });
+    const box = createStrongbox({ sources: [src], storage: local({ directory: dir }), logger: silentLogger });
+    const m = await box.backup();
+    const path = join(dir, m.id, "manifest.json");
+    const manifest = JSON.parse(await readFile(path, "utf8"));
+    const alpha = manifest.components[0].artifacts.find((a: { name: string }) => a.name === "alpha");
+    alpha.plainSha256 = "0".repeat(64);
+    await writeFile(path, JSON.stringify(manifest));
+    let received = 0;
+    src.restore = async (ctx) => {
+      for await (const chunk of await ctx.open("alpha")) received += (chunk as Buffer).length;
+      return {};
+    };
+    const err = await box.restore(m.id, { verifyFirst: false, safetyBackup: false }).catch((e: unknown) => e);
+    expect(isStrongboxError(err, "E_INTEGRITY"), String(err)).toBe(true);
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThan(alpha.plainSize);
+  });
+
   it("takes a safety backup first and rolls the target back when the restore fails mid-apply", async () => {
     const src = memorySource(store);
     const box = createStrongbox({ sources: [src], storage: local({ directory: dir }), logger: silentLogger });

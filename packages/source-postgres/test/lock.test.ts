@@ -1,18 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Readable } from "node:stream";
-import {
-  createStrongbox,
-  isStrongboxError,
-  type Lock,
-  local,
-  type Schedule,
-  type Source,
-  type StrongboxEvents,
-  silentLogger,
-} from "@strongbox/core";
+import { isStrongboxError } from "@strongbox/core";
+import { lockSuite } from "@strongbox/testkit";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { postgresLock } from "../src/lock.js";
@@ -118,58 +106,8 @@ describe("postgresLock()", () => {
   });
 });
 
-describe("two schedulers racing with postgresLock", () => {
-  let dir: string;
-  let schedules: Schedule[] = [];
-  afterEach(async () => {
-    await Promise.all(schedules.map((s) => s.stop({ abort: true })));
-    schedules = [];
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it("make exactly one backup per tick", async () => {
-    dir = await mkdtemp(join(tmpdir(), "strongbox-pglock-"));
-    const name = lockName();
-    const source = (): Source => ({
-      name: "data",
-      type: "test",
-      async *backup() {
-        // Long enough that both replicas' ticks overlap with the holder's run.
-        await new Promise((r) => setTimeout(r, 150));
-        yield { name: "blob", stream: Readable.from([randomBytes(10_000)]) };
-      },
-      async restore() {
-        return {};
-      },
-    });
-    const replica = (lock: Lock) => {
-      const box = createStrongbox({ sources: [source()], storage: local({ directory: dir }), logger: silentLogger });
-      const completed: Array<StrongboxEvents["schedule:run-completed"]> = [];
-      const skipped: Array<StrongboxEvents["schedule:skipped"]> = [];
-      const failed: Array<StrongboxEvents["schedule:run-failed"]> = [];
-      box.on("schedule:run-completed", (e) => completed.push(e));
-      box.on("schedule:skipped", (e) => skipped.push(e));
-      box.on("schedule:run-failed", (e) => failed.push(e));
-      const schedule = box.schedule({ cron: "* * * * * *", catchUp: false, lock, lockName: name });
-      schedules.push(schedule);
-      return { schedule, completed, skipped, failed };
-    };
-    const locks = [postgresLock({ connectionString: URL_ }), postgresLock({ connectionString: URL_ })];
-    cleanups.push(...locks.map((l) => () => l.close!()));
-    const [a, b] = locks.map(replica) as [ReturnType<typeof replica>, ReturnType<typeof replica>];
-    const end = Date.now() + 10_000;
-    while (a.completed.length + b.completed.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-    await Promise.all([a.schedule.stop(), b.schedule.stop()]);
-    const completed = [...a.completed, ...b.completed];
-    expect(completed.length).toBeGreaterThanOrEqual(2);
-    const ticks = completed.map((c) => c.record.scheduledAt!.getTime());
-    expect(new Set(ticks).size).toBe(ticks.length);
-    const onDisk = (await readdir(dir)).filter((d) => /^\d{8}T/.test(d)).sort();
-    expect(onDisk).toEqual(completed.map((c) => c.backupId).sort());
-    expect([...a.failed, ...b.failed]).toEqual([]);
-    expect([...a.skipped, ...b.skipped].every((s) => s.reason === "locked" || s.reason === "already-done")).toBe(true);
-    expect(a.skipped.length + b.skipped.length).toBeGreaterThanOrEqual(completed.length - 1);
-    // Every lease was released.
-    expect(await holders(name)).toEqual([]);
-  });
-});
+lockSuite("postgresLock", () => ({
+  lock: postgresLock({ connectionString: URL_ }),
+  other: postgresLock({ connectionString: URL_ }),
+  expires: false,
+}));

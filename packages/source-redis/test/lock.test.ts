@@ -1,19 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Readable } from "node:stream";
-import {
-  createStrongbox,
-  isStrongboxError,
-  local,
-  type Schedule,
-  type Source,
-  type StrongboxEvents,
-  silentLogger,
-} from "@strongbox/core";
+import { isStrongboxError } from "@strongbox/core";
+import { lockSuite } from "@strongbox/testkit";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { redisLock } from "../src/lock.js";
@@ -118,29 +107,6 @@ describe("redisLock()", () => {
     await lease!.release();
   });
 
-  it("an expired lease can neither renew nor release its successor's lock (token-checked)", async () => {
-    const name = lockName();
-    const a = redisLock({ url });
-    const b = redisLock({ url });
-    cleanups.push(
-      () => a.close!(),
-      () => b.close!(),
-    );
-    const old = await a.acquire(name, { ttlMs: 150 });
-    await pause(250);
-    expect(await raw.exists(name)).toBe(0);
-    const current = await b.acquire(name, { ttlMs: 5000 });
-    expect(current).toBeDefined();
-    expect(await old!.renew()).toBe(false);
-    await old!.release();
-    expect(await raw.get(name)).toBe(current!.token);
-    expect(await raw.pttl(name)).toBeGreaterThan(4000);
-    // The successor still holds it: a new attempt is refused.
-    expect(await a.acquire(name, { ttlMs: 5000 })).toBeUndefined();
-    await current!.release();
-    expect(await raw.exists(name)).toBe(0);
-  });
-
   it("works on a client you pass (and leaves it open)", async () => {
     const name = lockName();
     const client = new Redis(url);
@@ -170,57 +136,4 @@ describe("redisLock()", () => {
   });
 });
 
-describe("two schedulers racing with redisLock", () => {
-  let dir: string;
-  let schedules: Schedule[] = [];
-  afterEach(async () => {
-    await Promise.all(schedules.map((s) => s.stop({ abort: true })));
-    schedules = [];
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it("make exactly one backup per tick", async () => {
-    dir = await mkdtemp(join(tmpdir(), "strongbox-redislock-"));
-    const name = lockName();
-    const source = (): Source => ({
-      name: "data",
-      type: "test",
-      async *backup() {
-        await pause(150);
-        yield { name: "blob", stream: Readable.from([randomBytes(10_000)]) };
-      },
-      async restore() {
-        return {};
-      },
-    });
-    const replica = () => {
-      const lock = redisLock({ url });
-      cleanups.push(() => lock.close!());
-      const box = createStrongbox({ sources: [source()], storage: local({ directory: dir }), logger: silentLogger });
-      const completed: Array<StrongboxEvents["schedule:run-completed"]> = [];
-      const skipped: Array<StrongboxEvents["schedule:skipped"]> = [];
-      const failed: Array<StrongboxEvents["schedule:run-failed"]> = [];
-      box.on("schedule:run-completed", (e) => completed.push(e));
-      box.on("schedule:skipped", (e) => skipped.push(e));
-      box.on("schedule:run-failed", (e) => failed.push(e));
-      const schedule = box.schedule({ cron: "* * * * * *", catchUp: false, lock, lockName: name, lockTtl: "5s" });
-      schedules.push(schedule);
-      return { schedule, completed, skipped, failed };
-    };
-    const a = replica();
-    const b = replica();
-    const end = Date.now() + 10_000;
-    while (a.completed.length + b.completed.length < 2 && Date.now() < end) await pause(20);
-    await Promise.all([a.schedule.stop(), b.schedule.stop()]);
-    const completed = [...a.completed, ...b.completed];
-    expect(completed.length).toBeGreaterThanOrEqual(2);
-    const ticks = completed.map((c) => c.record.scheduledAt!.getTime());
-    expect(new Set(ticks).size).toBe(ticks.length);
-    const onDisk = (await readdir(dir)).filter((d) => /^\d{8}T/.test(d)).sort();
-    expect(onDisk).toEqual(completed.map((c) => c.backupId).sort());
-    expect([...a.failed, ...b.failed]).toEqual([]);
-    expect([...a.skipped, ...b.skipped].every((s) => s.reason === "locked" || s.reason === "already-done")).toBe(true);
-    expect(a.skipped.length + b.skipped.length).toBeGreaterThanOrEqual(completed.length - 1);
-    expect(await raw.exists(name)).toBe(0);
-  });
-});
+lockSuite("redisLock", () => ({ lock: redisLock({ url }), other: redisLock({ url }), expires: true }));
