@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 job=${1:-demo}
+# Tools the tests call as root live in sbin (runuser for throwaway PostgreSQL clusters).
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 

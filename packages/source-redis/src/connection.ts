@@ -95,6 +95,14 @@ function describeUrl(url: string): string {
   }
 }
 
+/** `redis://h:6379/0` with db 1 → `redis://h:6379/1`: the URL's own db must not override a target db. */
+function urlWithDb(url: string, db: number | undefined): string {
+  if (db === undefined) return url;
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
 function standaloneConnector(config: ConnectionConfig): Connector {
   const user = config.client as Redis | undefined;
   const location = user
@@ -109,7 +117,9 @@ function standaloneConnector(config: ConnectionConfig): Connector {
     if (db !== undefined) override.db = db;
     let conn: Redis;
     if (user) conn = user.duplicate(override);
-    else if (config.url) conn = new Redis(config.url, { ...OWN_DEFAULTS, ...config.options, ...override });
+    // ioredis lets a db parsed from the URL win over the options object: put the db into the URL.
+    else if (config.url)
+      conn = new Redis(urlWithDb(config.url, db), { ...OWN_DEFAULTS, ...config.options, ...override });
     else conn = new Redis({ ...OWN_DEFAULTS, ...config.options, ...override });
     // Errors surface through the commands' promises; without a listener ioredis prints them. The
     // last one is kept: a failed connect() only says "Connection is closed", the reason is here.

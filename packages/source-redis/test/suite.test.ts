@@ -118,4 +118,21 @@ describe("redis source through createStrongbox (gzip + age)", () => {
       await box.close();
     }
   });
+  it("a db in the source URL does not override the restore target's db", async () => {
+    const c0 = server.client(0);
+    await c0.flushdb();
+    await c0.set("live", "original");
+    const box = createStrongbox({ sources: [redis({ url: `${server.url}/0` })], storage: local({ directory: dir }) });
+    try {
+      const manifest = await box.backup();
+      await c0.set("live", "changed since");
+      await server.client(7).flushdb();
+      const report = await box.restore(manifest.id, { force: true, targets: { redis: { db: 7 } } });
+      expect(await server.client(7).get("live")).toBe("original");
+      expect(await c0.get("live"), "the live db 0 is untouched").toBe("changed since");
+      expect(report.components[0]!.checks).toEqual([{ name: "db0", ok: true, expected: 1, actual: 1 }]);
+    } finally {
+      await box.close();
+    }
+  });
 });
