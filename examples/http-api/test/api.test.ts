@@ -21,7 +21,6 @@ import {
 import { files } from "@strongbox/source-files";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type App, createApp } from "../src/server.js";
-import { ensureBuilt } from "./built.js";
 
 const run = promisify(execFile);
 const exampleDir = new URL("..", import.meta.url).pathname;
@@ -421,7 +420,6 @@ describe("examples/http-api", () => {
   });
 
   it("runs as `node src/server.ts` from the environment and exits cleanly on SIGTERM", async () => {
-    await ensureBuilt({ core: [], "source-files": [], "source-postgres": [] });
     const own = join(dir, "service-backups");
     const child: ChildProcess = spawn(process.execPath, ["src/server.ts"], {
       cwd: exampleDir,

@@ -20,7 +20,6 @@ import {
   s3rverStorage,
   startS3rver,
 } from "../../../packages/storage-s3/test/s3rver.js";
-import { ensureBuilt } from "./built.js";
 import { adminQuery, pgUrl, type RedisServer, startRedis, uniqueName, withDb } from "./services.js";
 
 const run = promisify(execFile);
@@ -40,7 +39,6 @@ let identity: string;
 let recipient: string;
 
 beforeAll(async () => {
-  const built = ensureBuilt({ core: [], "source-postgres": [], "source-redis": [], "storage-s3": [] });
   [s3srv, redisSrv] = await Promise.all([startS3rver(), startRedis()]);
   s3native = rawClient(s3srv.endpoint);
   await createBucket(s3native, BUCKET);
@@ -48,7 +46,7 @@ beforeAll(async () => {
   ({ identity, recipient } = generateIdentity());
   keyFile = join(dir, "age-key.txt");
   await writeFile(keyFile, `# public key: ${recipient}\n${identity}\n`, { mode: 0o600 });
-  await Promise.all([seedPostgres(), seedRedis(), built]);
+  await Promise.all([seedPostgres(), seedRedis()]);
 }, 120_000);
 
 afterAll(async () => {

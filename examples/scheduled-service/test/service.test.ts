@@ -7,7 +7,6 @@ import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt } from "./built.js";
 
 const exampleDir = new URL("..", import.meta.url).pathname;
 const PG = process.env.STRONGBOX_TEST_PG ?? "postgres://postgres@127.0.0.1:5432";
@@ -23,12 +22,6 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "strongbox-scheduled-"));
   await mkdir(join(dir, "uploads", "docs"), { recursive: true });
   await writeFile(join(dir, "uploads", "docs", "a.txt"), "nightly data\n".repeat(200));
-  await ensureBuilt({
-    core: ["memoryLock"],
-    "source-files": [],
-    "source-postgres": ["postgresLock"],
-    "source-redis": ["redisLock"],
-  });
 }, 120_000);
 
 afterAll(async () => {

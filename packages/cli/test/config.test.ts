@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, strongbox, tempDir } from "./helpers/cli.js";
+import { strongbox, tempDir } from "./helpers/cli.js";
 
 describe("strongbox config loading", () => {
   const tmp = tempDir("config");
@@ -12,7 +12,6 @@ describe("strongbox config loading", () => {
     writeFileSync(join(cwd, name), typeof content === "string" ? content : JSON.stringify(content));
 
   beforeAll(() => {
-    ensureBuilt("source-files", "source-postgres");
     mkdirSync(join(cwd, "data"));
     writeFileSync(join(cwd, "data", "x.txt"), "x");
   });

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, ensureBuilt, shell, strongbox, tempDir } from "./helpers/cli.js";
+import { BIN, shell, strongbox, tempDir } from "./helpers/cli.js";
 
 // End to end through the built binary: files source, local storage, gzip + age, in a temp folder.
 const hasScript = spawnSync("script", ["--version"]).status === 0;
@@ -19,7 +19,6 @@ describe("strongbox with the files source and local storage", () => {
   let secondId = "";
 
   beforeAll(async () => {
-    ensureBuilt("source-files");
     await mkdir(join(data, "sub"), { recursive: true });
     writeFileSync(join(data, "a.txt"), "alpha\n");
     writeFileSync(join(data, "sub", "b.bin"), Buffer.alloc(200_000, 7));

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, strongbox, tempDir } from "./helpers/cli.js";
+import { strongbox, tempDir } from "./helpers/cli.js";
 
 const ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres";
 const suffix = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
@@ -40,7 +40,6 @@ describe.skipIf(!reachable)("strongbox with the postgres source", () => {
   let id = "";
 
   beforeAll(async () => {
-    ensureBuilt("source-postgres");
     await admin((c) => c.query(`create database ${DB}`));
     await admin(async (c) => {
       await c.query("create table items (id int primary key, name text not null)");

@@ -2,14 +2,13 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, ensureBuilt, strongbox, tempDir } from "./helpers/cli.js";
+import { BIN, strongbox, tempDir } from "./helpers/cli.js";
 
 describe("strongbox schedule", () => {
   const tmp = tempDir("schedule");
   const cwd = tmp.dir;
 
   beforeAll(() => {
-    ensureBuilt("source-files");
     mkdirSync(join(cwd, "data"));
     writeFileSync(join(cwd, "data", "f.txt"), "scheduled");
     writeFileSync(

@@ -1,64 +1,24 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { isStrongboxError } from "@strongbox/core";
 import { lockSuite } from "@strongbox/testkit";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { redisLock } from "../src/lock.js";
+import { freePort, startRedis, type TestServer } from "./helpers/servers.js";
 
-let server: ChildProcess;
+let server: TestServer;
 let url: string;
 let raw: Redis;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A throwaway redis-server on a random port, with a password (to prove it never leaks). */
+/** A throwaway redis-server with a password (to prove it never leaks). */
 beforeAll(async () => {
-  const port = await freePort();
-  server = spawn(
-    "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--requirepass",
-      "L0ckPassw0rd",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    server.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("Ready to accept connections")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    server.once("exit", (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
-  });
-  url = `redis://:L0ckPassw0rd@127.0.0.1:${port}`;
+  server = await startRedis(["--requirepass", "L0ckPassw0rd"]);
+  url = `redis://:L0ckPassw0rd@127.0.0.1:${server.port}`;
   raw = new Redis(url);
 });
 afterAll(async () => {
   await raw?.quit();
-  server?.kill("SIGKILL");
+  await server?.stop();
 });
 
 let cleanups: Array<() => Promise<unknown>> = [];

@@ -11,7 +11,7 @@ import { action } from "./shared.js";
 export function scheduleOptions(config: ScheduleConfig): ScheduleOptions {
   const { verify, ...rest } = config;
   return {
-    ...(rest as unknown as ScheduleOptions),
+    ...rest,
     ...(verify !== undefined ? { verify: verify === true ? "checksum" : verify } : {}),
     // The command owns SIGINT/SIGTERM: it stops the schedule, then closes the manager.
     handleSignals: false,

@@ -1,4 +1,4 @@
-import type { LogLevel, Notifier, RetentionPolicy, Source, Storage, Transform } from "@strongbox/core";
+import type { LogLevel, Notifier, RetentionPolicy, ScheduleOptions, Source, Storage, Transform } from "@strongbox/core";
 
 /**
  * A source described by data instead of code, mapped to its adapter's factory. Every field other
@@ -73,41 +73,14 @@ export interface HealthConfig {
   minCount?: number;
 }
 
-/** What `strongbox schedule` passes to `box.schedule()`. */
-export interface ScheduleConfig {
-  /** Cron expression ("0 2 * * *"), evaluated in `timeZone`. */
-  cron: string;
-  /** IANA time zone of the cron expression. @default "UTC" */
-  timeZone?: string;
-  /** Components to back up on each run. @default all */
-  components?: string[];
-  /** Tags given to scheduled backups. @default [] */
-  tags?: string[];
-  /** Description stored in each scheduled backup. */
-  description?: string;
-  /** Attempts after a failed run, with backoff. @default 2 */
-  retries?: number;
-  /** Wait before the first retry; doubles after. @default "30s" */
-  retryDelay?: string | number;
-  /** Random delay before each run ("5m" or ms), so replicas do not hit servers at once. */
-  jitter?: string | number;
-  /** Prune after each successful backup. */
-  prune?: boolean;
-  /** Verify each new backup: a verify mode (`true` means "checksum"). @default false */
-  verify?: boolean | "checksum" | "decode" | "restore-test";
-  /** Run at once when a run was missed while the process was down. @default true */
-  catchUp?: boolean;
-  /** A `Lock` instance (code configs only) shared by replicas, so they never run the same backup twice. */
-  lock?: unknown;
-  /** Name of the lock. @default "strongbox:backup" */
-  lockName?: string;
-  /** Lease of the lock. @default "10m" */
-  lockTtl?: string | number;
-  /** How long SIGTERM waits for the run in flight before aborting it. @default "5m" */
-  shutdownGrace?: string | number;
-  /** Anything else the scheduler accepts is passed through. */
-  [option: string]: unknown;
-}
+/**
+ * What `strongbox schedule` passes to `box.schedule()`: core's ScheduleOptions (see
+ * @strongbox/core docs/scheduling.md), minus what the CLI owns (signals, abort), and with
+ * `verify: true` accepted as "checksum" for JSON configs.
+ */
+export type ScheduleConfig = Omit<ScheduleOptions, "signal" | "handleSignals" | "verify"> & {
+  verify?: ScheduleOptions["verify"] | true;
+};
 
 /** The contents of `strongbox.config.{ts,mts,mjs,js,json}`. */
 export interface StrongboxConfig {

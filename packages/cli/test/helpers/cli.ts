@@ -1,20 +1,10 @@
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
-const BUILD = fileURLToPath(new URL("./build-if-stale.mjs", import.meta.url));
-
-/** Builds what the binary imports (under a lock: test files run in parallel). */
-export function ensureBuilt(...extra: string[]): void {
-  execFileSync("flock", ["/tmp/strongbox-cli-tests-build.lock", process.execPath, BUILD, "core", ...extra, "cli"], {
-    stdio: ["ignore", "inherit", "inherit"],
-    timeout: 110_000,
-  });
-}
-
 export interface RunResult {
   code: number | null;
   stdout: string;
