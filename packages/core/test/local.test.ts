@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Readable } from "node:stream";
@@ -157,6 +157,21 @@ describe("local(): temp files", () => {
     await writeFile(join(directory, "a", `${TEMP_PREFIX}cafe`), "partial");
     await writeFile(join(directory, "a", "real.bin"), "real");
     expect(await keys(local({ directory }))).toEqual(["a/real.bin"]);
+  });
+
+  it("sweep() removes stray temp files older than the cutoff and the directories they leave empty", async () => {
+    const directory = await tempDir("sweep");
+    await mkdir(join(directory, "id1", "comp"), { recursive: true });
+    await mkdir(join(directory, "id2"), { recursive: true });
+    const old = join(directory, "id1", "comp", `${TEMP_PREFIX}old`);
+    const fresh = join(directory, "id2", `${TEMP_PREFIX}fresh`);
+    await writeFile(old, "left by a killed process");
+    await writeFile(fresh, "an upload in progress");
+    await writeFile(join(directory, "id2", "real.bin"), "real");
+    await utimes(old, new Date("2026-01-01T00:00:00Z"), new Date("2026-01-01T00:00:00Z"));
+    const result = await local({ directory }).sweep!({ olderThan: new Date(Date.now() - 3600_000) });
+    expect(result).toEqual({ removed: 1 });
+    expect(await tree(directory)).toEqual(["id2", `id2/${TEMP_PREFIX}fresh`, "id2/real.bin"].sort());
   });
 
   it("removes the temp file when the body fails or the put is aborted", async () => {

@@ -65,6 +65,14 @@ export function dbMapper(
  * MULTI/EXEC (created, dumped, deleted atomically, so no client ever sees it). INFO does not say.
  */
 export async function targetRdbVersion(client: Redis | Cluster): Promise<number> {
+  // Read-only first: DUMP of any existing key is written in the server's own RDB version. Writing
+  // a probe key can be refused (maxmemory reached — e.g. after a failed restore, just when the
+  // rollback needs this check).
+  const existing = await client.randomkey();
+  if (existing) {
+    const payload = await client.dumpBuffer(existing);
+    if (payload) return payloadRdbVersion(payload);
+  }
   const key = `strongbox:rdb-probe:${randomUUID()}`;
   const res = (await client.multi().set(key, "1").dumpBuffer(key).del(key).exec()) as Reply[] | null;
   const [err, payload] = res?.[1] ?? [new Error("MULTI was discarded")];

@@ -347,7 +347,8 @@ export function redis(options: RedisOptions): Source {
       const { connector, own } = connectorFor(target);
       try {
         const mapDb = dbMapper(header, target, connector.topology);
-        const flush = (target.flush ?? (header.meta.safety ? "db" : opts.flush)) === "db";
+        // A safety backup is always restored with a flush: a rollback must give back exactly what was there.
+        const flush = header.meta.safety ? true : (target.flush ?? opts.flush) === "db";
         const out = await restoreKeys({
           connector,
           reader,
@@ -388,7 +389,8 @@ export function redis(options: RedisOptions): Source {
       const { connector, own } = connectorFor(target);
       try {
         const mapDb = dbMapper(header, target, connector.topology);
-        const flush = (target.flush ?? (header.meta.safety ? "db" : opts.flush)) === "db";
+        // A safety backup is always restored with a flush: a rollback must give back exactly what was there.
+        const flush = header.meta.safety ? true : (target.flush ?? opts.flush) === "db";
         if (ctx.dryRun === false) return await quickPreview(connector, header, mapDb, flush, ctx);
         const counts = await previewKeys({
           connector,

@@ -81,6 +81,14 @@ export interface Storage {
    */
   delete(keys: string[]): Promise<DeleteResult | undefined>;
 
+  /**
+   * Removes leftovers of writes that never finished and that no listing shows — temp files of a
+   * process killed mid-upload, abandoned multipart uploads — started before `olderThan` (so writes
+   * in progress are left alone). `prune()` calls it with its grace period. Resolves with how many
+   * leftovers were removed. Optional: storages whose writes leave nothing behind need none.
+   */
+  sweep?(options: { olderThan: Date; signal?: AbortSignal }): Promise<{ removed: number }>;
+
   /** Releases clients and sockets the storage created itself (not ones the user passed in). */
   close?(): Promise<void>;
 }

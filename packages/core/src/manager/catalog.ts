@@ -95,7 +95,7 @@ export async function readManifest(storage: Storage, id: string, signal?: AbortS
     if (total > 16 * 1024 * 1024) throw new StrongboxError("E_FORMAT", `manifest of ${id} is over 16 MiB; refusing it`);
     chunks.push(chunk);
   }
-  return parseManifest(Buffer.concat(chunks), id);
+  return await parseManifest(Buffer.concat(chunks), id);
 }
 
 /**

@@ -24,6 +24,8 @@ export interface PruneReport {
     incomplete: Array<{ id: string; time: Date; reason: string }>;
     /** Ids actually deleted (empty on a dry run). */
     deleted: string[];
+    /** Leftovers of writes that never finished (temp files, multipart uploads) removed by the storage's `sweep()`. */
+    swept: number;
     /** Objects the storage refused to delete on purpose (retention locks), with why. */
     skipped: Array<{ id: string; key: string; reason: string }>;
     errors: Array<{ id: string; message: string }>;
@@ -62,6 +64,7 @@ export async function runPrune(state: ManagerState, options: PruneOptions = {}):
       plan,
       incomplete,
       deleted: [],
+      swept: 0,
       skipped: [],
       errors: [],
     };
@@ -75,6 +78,15 @@ export async function runPrune(state: ManagerState, options: PruneOptions = {}):
         } catch (err) {
           entry.errors.push({ id, message: (err as Error).message });
         }
+      }
+    }
+    if (!dryRun && storage.sweep) {
+      try {
+        entry.swept = (
+          await storage.sweep({ olderThan: new Date(now.getTime() - state.incompleteGraceMs), signal: options.signal })
+        ).removed;
+      } catch (err) {
+        entry.errors.push({ id: "(sweep)", message: (err as Error).message });
       }
     }
     report.storages.push(entry);

@@ -25,7 +25,7 @@ import { assertValidKey, assertValidPrefix } from "../util/keys.js";
 import { requireOptions } from "../util/options.js";
 import { ensureDirectory, isTempName, TEMP_PREFIX, writeAtomically } from "./atomic-write.js";
 import { fsError, isMissing } from "./fs-errors.js";
-import { walkObjects } from "./walk.js";
+import { walkObjects, walkStaleTemps } from "./walk.js";
 
 const ADAPTER = "local";
 /** Files unlinked at once by `delete()`: enough to hide latency, few enough to stay under fd limits. */
@@ -166,6 +166,20 @@ class LocalStorage implements Storage {
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, paths.length) }, worker));
     return undefined;
+  }
+
+  async sweep(options: { olderThan: Date; signal?: AbortSignal }): Promise<{ removed: number }> {
+    let removed = 0;
+    for await (const path of walkStaleTemps(this.location, options.olderThan, options.signal)) {
+      try {
+        await unlink(path);
+        removed++;
+      } catch (err) {
+        if (!isMissing(err)) throw fsError(err, "removing the abandoned temp file", path);
+      }
+      await this.pruneEmptyParents(dirname(path));
+    }
+    return { removed };
   }
 
   private async deleteOne(key: string, path: string): Promise<void> {

@@ -60,3 +60,26 @@ async function* walkDirectory(
 function isListableName(name: string): boolean {
   return !name.includes("\\");
 }
+
+/**
+ * Temp files (`.strongbox-tmp-*`) anywhere under `root` last written before `olderThan`: the
+ * leftovers of uploads whose process died. Lazy, like `walkObjects`.
+ */
+export async function* walkStaleTemps(root: string, olderThan: Date, signal?: AbortSignal): AsyncGenerator<string> {
+  let dir: Awaited<ReturnType<typeof opendir>>;
+  try {
+    dir = await opendir(root, { bufferSize: 64 });
+  } catch (err) {
+    if (isMissing(err)) return;
+    throw fsError(err, "listing", root);
+  }
+  for await (const entry of dir) {
+    throwIfAborted(signal, "local");
+    const path = join(root, entry.name);
+    if (entry.isDirectory()) yield* walkStaleTemps(path, olderThan, signal);
+    else if (entry.isFile() && isTempName(entry.name)) {
+      const stats = await lstat(path).catch(() => undefined);
+      if (stats && stats.mtime < olderThan) yield path;
+    }
+  }
+}

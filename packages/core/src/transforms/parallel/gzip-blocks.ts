@@ -86,6 +86,8 @@ export function parallelGzip(options: {
       return index === 0 ? markMember(member, "m") : member;
     },
     trailer: END_MEMBER,
+    // zlib is done with the input once gzip() calls back, and the member is a new buffer.
+    reuseBlocks: true,
     mapError: options.mapError,
   });
 }
