@@ -249,30 +249,27 @@ describe("a Redis restore that fails mid-apply is rolled back to the safety back
   for (const flush of ["db", "default", "none"] as const) {
     // The rollback restores the safety backup with the user's target options; an explicit
     // flush "none" must not stop it from flushing (a safety backup always restores with a flush).
-    it(
-      `checksum fails at the very end (verifyFirst: false, flush: ${flush}): keys were applied, then rolled back to exactly the pre-restore state`,
-      async () => {
-        const box = makeBox();
-        const manifest = await box.backup();
-        const before = await dumpAll(targetServer);
-        expect(Object.keys(before)).toHaveLength(4);
-        // Edit the stored sha256 in the manifest: every byte decodes, every key is applied, and
-        // only the checksum at the very end of the stream fails — the latest a restore can fail.
-        const manifestFile = join(root, "store", manifest.id, "manifest.json");
-        const m = JSON.parse(await readFile(manifestFile, "utf8")) as BackupManifest;
-        const a = m.components[0]!.artifacts[0]!;
-        a.sha256 = (a.sha256[0] === "0" ? "1" : "0") + a.sha256.slice(1);
-        await writeFile(manifestFile, JSON.stringify(m));
-        await expectRolledBack(
-          box,
-          manifest.id,
-          flush === "default" ? {} : { flush },
-          before,
-          /integrity|sha256|crc|check/i,
-        );
-        await box.close();
-      },
-    );
+    it(`checksum fails at the very end (verifyFirst: false, flush: ${flush}): keys were applied, then rolled back to exactly the pre-restore state`, async () => {
+      const box = makeBox();
+      const manifest = await box.backup();
+      const before = await dumpAll(targetServer);
+      expect(Object.keys(before)).toHaveLength(4);
+      // Edit the stored sha256 in the manifest: every byte decodes, every key is applied, and
+      // only the checksum at the very end of the stream fails — the latest a restore can fail.
+      const manifestFile = join(root, "store", manifest.id, "manifest.json");
+      const m = JSON.parse(await readFile(manifestFile, "utf8")) as BackupManifest;
+      const a = m.components[0]!.artifacts[0]!;
+      a.sha256 = (a.sha256[0] === "0" ? "1" : "0") + a.sha256.slice(1);
+      await writeFile(manifestFile, JSON.stringify(m));
+      await expectRolledBack(
+        box,
+        manifest.id,
+        flush === "default" ? {} : { flush },
+        before,
+        /integrity|sha256|crc|check/i,
+      );
+      await box.close();
+    });
   }
 
   // The rollback must work while the target refuses writes: the RDB-version check before the

@@ -141,25 +141,48 @@ class AzureBlobStorage implements Storage {
       ...(this.options.accessTier ? { tier: this.options.accessTier } : {}),
     };
     const source = new BodyReader(body);
+    // The SDK's upload promise does not settle while a block upload is stalled, even when its
+    // abortSignal fires: race it with our own abort, and watch for progress.
+    const stalled = watchProgress(controller, source, this.options.stallTimeoutMs ?? 120_000);
+    const abandoned = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+    });
+    const settle = <T>(upload: Promise<T>): Promise<T> => {
+      upload.catch(() => {}); // it may reject after we gave up on it
+      return Promise.race([upload, abandoned]);
+    };
+    const progress = { onProgress: stalled.touch };
     try {
       const ready = this.ensureContainer();
       // Up to one block is read first. A body that ends within it goes up in a single Put Blob,
       // which is atomic on its own and, unlike staged blocks, cannot be wiped out by a concurrent
       // upload to the same name committing first (a commit discards every uncommitted block).
-      const head = await source.readUpTo(bufferSize);
-      await ready;
+      const head = await settle(source.readUpTo(bufferSize));
+      await settle(ready);
       throwIfAborted(options.signal, ADAPTER);
       if (head.ended) {
         const data = Buffer.concat(head.chunks);
-        await blob.upload(data, data.length, common);
+        await settle(blob.upload(data, data.length, { ...common, ...progress }));
         return { size: data.length };
       }
-      await blob.uploadStream(source.rest(head.chunks), bufferSize, this.options.maxConcurrency ?? 4, common);
+      await settle(
+        blob.uploadStream(source.rest(head.chunks), bufferSize, this.options.maxConcurrency ?? 4, {
+          ...common,
+          ...progress,
+        }),
+      );
       return { size: source.bytes };
     } catch (err) {
       // Stop the body; blocks already staged are never committed and Azure discards them.
       controller.abort();
       body.destroy();
+      if (stalled.fired) {
+        throw new StrongboxError(
+          "E_STORAGE",
+          `put ${this.location}/${key}: no progress for ${stalled.ms / 1000} s (the connection stalled); nothing was stored`,
+          { adapter: ADAPTER },
+        );
+      }
       if (options.signal?.aborted) {
         throw new StrongboxError("E_ABORTED", `put ${this.location}/${key}: aborted, nothing was stored`, {
           adapter: ADAPTER,
@@ -178,6 +201,7 @@ class AzureBlobStorage implements Storage {
       }
       throw mapAzureError(err, this.ctx("put", name));
     } finally {
+      stalled.stop();
       options.signal?.removeEventListener("abort", onAbort);
     }
   }
@@ -357,4 +381,38 @@ function checkRange(range: { start: number; end?: number }): void {
       `invalid range ${JSON.stringify(range)}: start and end are inclusive byte offsets, 0 <= start <= end`,
       { adapter: ADAPTER },
     );
+}
+
+/**
+ * Aborts `controller` when the upload is stuck on the network: Azure has not acknowledged all the
+ * data read, no progress event came for `ms`, and the upload is not waiting for the body (a slow
+ * source is not a stall).
+ */
+function watchProgress(controller: AbortController, source: BodyReader, ms: number) {
+  let last = Date.now();
+  let acked = 0;
+  let seen = source.bytes;
+  const state = {
+    fired: false,
+    ms,
+    touch: (ev: { loadedBytes: number }) => {
+      acked = ev.loadedBytes;
+      last = Date.now();
+    },
+    stop: () => clearInterval(timer),
+  };
+  const timer = setInterval(
+    () => {
+      if (source.waiting || source.bytes !== seen || source.bytes <= acked) {
+        seen = source.bytes;
+        last = Date.now();
+      } else if (Date.now() - last > ms) {
+        state.fired = true;
+        controller.abort(new Error(`no progress for ${ms} ms`));
+      }
+    },
+    Math.max(50, Math.min(ms / 4, 5_000)),
+  );
+  timer.unref();
+  return state;
 }

@@ -80,6 +80,14 @@ export interface AzureBlobOptions {
   /** Blocks uploaded in parallel per upload. @default 4 */
   maxConcurrency?: number;
   /**
+   * Milliseconds an upload may make no progress (no byte read from the data, no byte acknowledged
+   * by Azure) before it is given up with E_STORAGE. The SDK's per-try timeout does not cover a
+   * block upload whose connection stalls, so without this a black-holed connection would hang a
+   * backup forever. A scheduler's retries then run the backup again.
+   * @default 120000
+   */
+  stallTimeoutMs?: number;
+  /**
    * How transient failures (408, 429, 5xx, resets, timeouts) are retried when Strongbox builds
    * the client; merged over the defaults.
    * @default { retryPolicyType: EXPONENTIAL, maxTries: 5, retryDelayInMs: 800, maxRetryDelayInMs: 60000 }

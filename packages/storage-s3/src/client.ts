@@ -23,6 +23,11 @@ export function createClient(options: S3StorageOptions): S3Client {
     forcePathStyle: options.forcePathStyle,
     credentials: creds,
     maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    // Idle-socket timeouts: a stalled connection fails (and is retried) instead of hanging.
+    requestHandler: {
+      connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+      socketTimeout: options.socketTimeoutMs ?? 120_000,
+    },
     retryMode: options.retryMode ?? "standard",
     requestChecksumCalculation: options.requestChecksumCalculation,
     responseChecksumValidation: options.responseChecksumValidation,

@@ -121,6 +121,18 @@ export interface S3StorageOptions {
    */
   maxAttempts?: number;
   /**
+   * Milliseconds a request's socket may stay idle (no byte sent or received) before it is given
+   * up — and retried like any transient failure. Without it a stalled connection (hung server,
+   * black-holed packets) would hang a backup forever. Ignored when `client` is given.
+   * @default 120000
+   */
+  socketTimeoutMs?: number;
+  /**
+   * Milliseconds to wait for a TCP connection. Ignored when `client` is given.
+   * @default 10000
+   */
+  connectionTimeoutMs?: number;
+  /**
    * The SDK's retry strategy: `standard` (exponential backoff with jitter) or `adaptive`
    * (standard plus client-side rate limiting when throttled). Ignored when `client` is given.
    * @default "standard"

@@ -17,13 +17,19 @@ export class BodyReader {
     this.iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
 
+  /** True while a read of the body is pending: the upload is waiting for the SOURCE, not the network. */
+  waiting = false;
+
   private async next(): Promise<Buffer | undefined> {
     let r: IteratorResult<Buffer>;
+    this.waiting = true;
     try {
       r = await this.iterator.next();
     } catch (err) {
       this.error ??= err;
       throw err;
+    } finally {
+      this.waiting = false;
     }
     if (r.done) {
       // A destroyed body also ends its iterator; only a real end of data may complete an upload.
