@@ -273,9 +273,3 @@ export function watchRss(): { stop(): number } {
     },
   };
 }
-
-export function formatBytes(n: number): string {
-  if (n >= MiB) return `${(n / MiB).toFixed(n % MiB === 0 ? 0 : 1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(n % 1024 === 0 ? 0 : 1)} KiB`;
-  return `${n} B`;
-}

@@ -12,6 +12,7 @@
 // Test fixtures for adapter authors: generated data streams and an HTTP fault-injecting proxy.
 export * from "./fixtures/data.js";
 export * from "./fixtures/fault-proxy.js";
+export * from "./fixtures/ports.js";
 export { type LockFixture, lockSuite } from "./lock-suite.js";
 export { sourceSuite } from "./source-suite.js";
 export { storageSuite } from "./storage-suite.js";

@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import type { Storage } from "@strongbox/core";
+import { formatBytes } from "@strongbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   chunked,
@@ -16,7 +17,6 @@ import {
   expectBytes,
   expectStrongboxError,
   failingStream,
-  formatBytes,
   generatedStream,
   hashStream,
   listAll,

@@ -8,12 +8,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Transform, TransformRecord } from "@strongbox/core";
+import { formatBytes } from "@strongbox/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   chunked,
   expectStrongboxError,
   firstDifference,
-  formatBytes,
   generatedStream,
   skipWithReason,
   watchRss,

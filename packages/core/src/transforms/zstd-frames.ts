@@ -17,7 +17,7 @@ const SKIPPABLE_MASK = 0xfffffff0;
 const SKIPPABLE = 0x184d2a50;
 
 /** Why the scanner refused the input. */
-export type ScanProblem = "not-zstd" | "trailing" | "corrupt";
+export type ScanProblem = "not-zstd" | "trailing" | "corrupt" | "truncated";
 
 export class ScanError extends Error {
   constructor(readonly problem: ScanProblem) {
@@ -155,7 +155,13 @@ export class NativeZstdFrames extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    // Ending a decompressor mid-frame makes it report the truncation (Z_BUF_ERROR).
+    // Input that ends mid-frame is truncated. Node 24's decompressor reports it (Z_BUF_ERROR) when
+    // ended early; Node 22's ends quietly — so the scanner's own state decides.
+    if (!this.#scanner.betweenFrames) {
+      this.#current?.destroy();
+      callback(new ScanError("truncated"));
+      return;
+    }
     this.#finishFrame().then(() => callback(), callback);
   }
 

@@ -164,7 +164,13 @@ function mapNativeErrors<S extends StreamTransform>(stream: S, direction: "encod
     if (isAbortError(error)) return destroy(aborted(direction, error));
     if (error instanceof ScanError) {
       const why: [StrongboxErrorCode, string] =
-        error.problem === "not-zstd" ? unknownFrame(head) : error.problem === "trailing" ? TRAILING : CORRUPT;
+        error.problem === "not-zstd"
+          ? unknownFrame(head)
+          : error.problem === "trailing"
+            ? TRAILING
+            : error.problem === "truncated"
+              ? TRUNCATED
+              : CORRUPT;
       return destroy(coded(why, direction, error.problem === "corrupt" ? "bad block header" : "frame scan"));
     }
     const zcode = (error as NodeJS.ErrnoException).code;
