@@ -128,24 +128,12 @@ class GcsStorage implements Storage {
       return { size: source.bytes };
     } catch (err) {
       body.destroy();
-      if (options.signal?.aborted) {
-        throw new StrongboxError("E_ABORTED", `put ${this.location}/${key}: aborted, nothing was stored`, {
-          adapter: ADAPTER,
-          cause: options.signal.reason,
-        });
-      }
-      // The body failed (a source or transform error): its error is the one that explains it.
-      if (source.error !== undefined) {
-        const bodyError = source.error;
-        if (bodyError instanceof StrongboxError) throw bodyError;
-        const text = bodyError instanceof Error ? bodyError.message : String(bodyError);
-        throw new StrongboxError(
-          "E_STORAGE",
-          `put ${this.location}/${key}: the data stream failed, nothing was stored: ${text}`,
-          { adapter: ADAPTER, cause: bodyError },
-        );
-      }
-      throw mapGcsError(err, this.ctx("put", name));
+      // The caller's abort, or the body's own failure (a source or transform error), explains it
+      // better than whatever the SDK made of it.
+      throw (
+        source.putFailure(`put ${this.location}/${key}`, ADAPTER, options.signal) ??
+        mapGcsError(err, this.ctx("put", name))
+      );
     }
   }
 

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { StrongboxError } from "../../errors.js";
 
 /**
  * Reads an upload body through its async iterator: first up to a limit (to choose between a
@@ -42,6 +43,24 @@ export class BodyReader {
     const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
     this.bytes += chunk.length;
     return chunk;
+  }
+
+  /**
+   * Why a put failed when it was not the backend's fault: the caller's abort (E_ABORTED) or the
+   * body's own error (the source or a transform: passed through when it is already a
+   * StrongboxError). `undefined` means the backend failed — map its error instead.
+   */
+  putFailure(what: string, adapter: string, signal?: AbortSignal): StrongboxError | undefined {
+    if (signal?.aborted) {
+      return new StrongboxError("E_ABORTED", `${what}: aborted, nothing was stored`, { adapter, cause: signal.reason });
+    }
+    if (this.error === undefined) return undefined;
+    if (this.error instanceof StrongboxError) return this.error;
+    const text = this.error instanceof Error ? this.error.message : String(this.error);
+    return new StrongboxError("E_STORAGE", `${what}: the data stream failed, nothing was stored: ${text}`, {
+      adapter,
+      cause: this.error,
+    });
   }
 
   /** Reads until more than `limit` bytes arrived or the body ended. */
