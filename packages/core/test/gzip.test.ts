@@ -6,41 +6,11 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { StrongboxError } from "../src/errors.js";
 import { gzip } from "../src/transforms/gzip.js";
-
-function chunks(data: Buffer, size: number): Readable {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) parts.push(data.subarray(i, i + size));
-  return Readable.from(parts);
-}
-
-async function run(source: Readable, stage: NodeJS.ReadWriteStream): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    source,
-    stage,
-    new Writable({
-      write(chunk: Buffer, _e, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
+import { chunks, failure, run } from "./fixtures/streams.js";
 
 const encode = (data: Buffer, level?: number) =>
   run(chunks(data, 10_000), gzip(level === undefined ? {} : { level }).encode());
 const decode = (data: Buffer, size = 10_000) => run(chunks(data, size), gzip().decode({ id: "gzip", level: 6 }));
-
-async function failure(promise: Promise<unknown>): Promise<StrongboxError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err, String(err)).toBeInstanceOf(StrongboxError);
-    return err as StrongboxError;
-  }
-  throw new Error("expected a failure, but it succeeded");
-}
 
 describe("gzip()", () => {
   it("describes itself without secrets and validates the level", () => {

@@ -4,7 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { extract } from "tar-stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createStrongbox, gzip, isStrongboxError, local, type Storage, silentLogger } from "../src/index.js";
+import {
+  createStrongbox,
+  gzip,
+  isStrongboxError,
+  local,
+  type Storage,
+  type Strongbox,
+  type StrongboxOptions,
+  silentLogger,
+} from "../src/index.js";
 import { countingStorage, failingStorage, unreachableStorage } from "./fixtures/faulty-storage.js";
 import { MemoryStore, memorySource } from "./fixtures/memory-source.js";
 
@@ -36,6 +45,16 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
+/** A manager over the memory source, writing to a local storage in `dir`. */
+function memoryBox(store: MemoryStore, dir: string, extra: Partial<StrongboxOptions> = {}): Strongbox {
+  return createStrongbox({
+    sources: [memorySource(store)],
+    storage: local({ directory: dir }),
+    logger: silentLogger,
+    ...extra,
+  });
+}
+
 describe("backup", () => {
   let store: MemoryStore;
   let dir: string;
@@ -45,12 +64,7 @@ describe("backup", () => {
   });
 
   it("writes artifacts and a manifest in the documented layout, with hashes of both plaintext and stored bytes", async () => {
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      transforms: [gzip()],
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir, { transforms: [gzip()] });
     const m = await box.backup({ tags: ["nightly"], description: "test" });
     expect(m.id).toMatch(/^\d{8}T\d{6}Z-[a-z2-7]{6}$/);
     expect(m.format).toBe("strongbox/1");
@@ -171,11 +185,7 @@ describe("backup", () => {
   });
 
   it("two backups at the same time get distinct ids and both complete", async () => {
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir);
     const [a, b] = await Promise.all([box.backup(), box.backup()]);
     expect(a.id).not.toBe(b.id);
     expect((await box.list()).length).toBe(2);
@@ -186,11 +196,7 @@ describe("backup", () => {
       createStrongbox({ sources: [memorySource(store), memorySource(store)], storage: local({ directory: dir }) }),
     ).toThrow(/two sources are named "memory"/);
     expect(() => createStrongbox({ sources: [], storage: [] })).toThrow(/needs "storage"/);
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir);
     await expect(box.backup({ components: ["nope"] })).rejects.toMatchObject({ code: "E_CONFIG" });
   });
 });
@@ -225,11 +231,7 @@ describe("list and get", () => {
   it("refuses hostile manifests: another format version, keys escaping the backup", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir);
     const m = await box.backup();
     const path = join(dir, m.id, "manifest.json");
     const good = JSON.parse(await readFile(path, "utf8"));
@@ -248,12 +250,7 @@ describe("verify", () => {
   it("checksum and decode pass on a good backup and name the artifact on a flipped bit or truncation", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      transforms: [gzip()],
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir, { transforms: [gzip()] });
     const m = await box.backup();
     expect((await box.verify(m.id)).ok).toBe(true);
     expect((await box.verify(m.id, { mode: "decode" })).ok).toBe(true);
@@ -284,12 +281,7 @@ describe("restore", () => {
   });
 
   it("restores the exact bytes; a dry run reports what would be overwritten and changes nothing", async () => {
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      transforms: [gzip()],
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir, { transforms: [gzip()] });
     const before = store.snapshot();
     const m = await box.backup();
     store.get().set("alpha", Buffer.from("changed"));
@@ -312,11 +304,7 @@ describe("restore", () => {
   });
 
   it("restores into another target without touching the original", async () => {
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir);
     const before = store.snapshot();
     const m = await box.backup();
     store.get().set("alpha", Buffer.from("changed"));
@@ -328,12 +316,7 @@ describe("restore", () => {
   });
 
   it("verifies a non-atomic source's artifacts before applying anything: a corrupt backup leaves the target untouched", async () => {
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      transforms: [gzip()],
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir, { transforms: [gzip()] });
     const m = await box.backup();
     const last = m.components[0]!.artifacts.find((a) => a.name === "empty")!;
     await writeFile(join(dir, last.key), Buffer.from("not gzip at all"));
@@ -385,11 +368,7 @@ describe("restore", () => {
   });
 
   it("needs the decryption transform to read an encrypted backup, and says so", async () => {
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir);
     const m = await box.backup();
     const path = join(dir, m.id, "manifest.json");
     const manifest = JSON.parse(await readFile(path, "utf8"));
@@ -406,12 +385,7 @@ describe("prune, delete, pin", () => {
   it("applies the retention policy with reasons, dry run first, and collects incomplete backups after the grace period", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      retention: { keepLast: 2 },
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir, { retention: { keepLast: 2 } });
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push((await box.backup()).id);
     // An old backup that never finished.
@@ -445,11 +419,7 @@ describe("prune, delete, pin", () => {
   it("without a retention policy removes no complete backup", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir);
     await box.backup();
     await box.backup();
     const r = await box.prune();
@@ -470,11 +440,7 @@ describe("health", () => {
     const empty = await box.health({ maxAge: "26h", minCount: 1 });
     expect(empty.healthy).toBe(false);
     await box.backup({ components: ["memory"] }).catch(() => undefined);
-    const only = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      logger: silentLogger,
-    });
+    const only = memoryBox(store, dir);
     await only.backup();
     const good = await only.health({ maxAge: "26h", maxTotalSize: "1GB", minCount: 1 });
     expect(good.healthy).toBe(true);
@@ -497,12 +463,7 @@ describe("export", () => {
   it("streams one tar holding the manifest and the stored artifacts, which unpacks into a usable storage", async () => {
     const store = await seeded();
     const dir = await tempDir();
-    const box = createStrongbox({
-      sources: [memorySource(store)],
-      storage: local({ directory: dir }),
-      transforms: [gzip()],
-      logger: silentLogger,
-    });
+    const box = memoryBox(store, dir, { transforms: [gzip()] });
     const m = await box.backup();
     const tar = await box.export(m.id);
     const dir2 = await tempDir();

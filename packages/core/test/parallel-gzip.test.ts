@@ -8,6 +8,7 @@ import { transformSuite } from "@strongbox/testkit";
 import { describe, expect, it } from "vitest";
 import { END_MEMBER } from "../src/transforms/parallel/gzip-blocks.js";
 import { OrderedBlocks } from "../src/transforms/parallel/ordered-blocks.js";
+import { chunks, run } from "./fixtures/streams.js";
 
 // The default on a multi-core machine is already parallel; these pin it so the file tests the
 // parallel path everywhere (a one-core CI runner included).
@@ -22,27 +23,6 @@ transformSuite(
   }),
   { largeBytes: 16 * 1024 * 1024 },
 );
-
-function chunks(data: Buffer, size: number): Readable {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) parts.push(data.subarray(i, i + size));
-  return Readable.from(parts);
-}
-
-async function run(source: Readable, stage: NodeJS.ReadWriteStream): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    source,
-    stage,
-    new Writable({
-      write(chunk: Buffer, _e, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
 
 /** Dump-like text: compressible, but every line different. */
 function text(bytes: number): Buffer {

@@ -6,6 +6,7 @@ import { StrongboxError, zstd } from "@strongbox/core";
 import { transformSuite } from "@strongbox/testkit";
 import { describe, expect, it } from "vitest";
 import { hasNativeZstd } from "../src/transforms/zstd.js";
+import { chunks, failure, run } from "./fixtures/streams.js";
 
 const haveBinary = spawnSync("zstd", ["--version"]).status === 0;
 if (!haveBinary) console.warn("[zstd tests] the zstd program is not installed: binary-engine tests are skipped");
@@ -23,37 +24,6 @@ if (hasNativeZstd())
 // past a stalled consumer) cannot hold for a child process on the suite's very compressible data,
 // because the kernel pipes (64 KiB each) and zstd's own 128 KiB input buffer hold compressed bytes
 // standing for several MiB of output. Memory stays bounded; the tests below check the rest.
-
-function chunks(data: Buffer, size: number): Readable {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) parts.push(data.subarray(i, i + size));
-  return Readable.from(parts);
-}
-
-async function run(source: Readable, stage: NodeJS.ReadWriteStream): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    source,
-    stage,
-    new Writable({
-      write(chunk: Buffer, _e, cb) {
-        out.push(chunk);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
-
-async function failure(promise: Promise<unknown>): Promise<StrongboxError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err, String(err)).toBeInstanceOf(StrongboxError);
-    return err as StrongboxError;
-  }
-  throw new Error("expected a failure, but it succeeded");
-}
 
 describe("zstd()", () => {
   it("describes itself and validates its options", () => {
