@@ -65,6 +65,8 @@ class ByteSource {
   }
 
   async read(n: number, what: string): Promise<Buffer> {
+    // A zero-length field (an empty key or value) may come when every chunk is consumed.
+    if (n === 0) return Buffer.alloc(0);
     if (!(await this.fill(n))) {
       throw new StrongboxError(
         "E_TRUNCATED",

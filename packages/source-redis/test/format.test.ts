@@ -131,3 +131,31 @@ describe("redis-cli --rdb EOF marker", () => {
     });
   });
 });
+
+describe("sbrd reader on hostile input", () => {
+  it("a zero-length field read after every chunk is consumed gives a StrongboxError, never a TypeError", async () => {
+    // Found by the reliability fuzzer (seed 24301, case 21011): a mutated artifact whose next field
+    // has length 0 exactly where the input's chunks ran out.
+    const input = Buffer.from(
+      "U0JSRA0KGgoAAQAKAAAAW3sicmVkaXJWZXJzaW9uIjoiNy4wLjE1IiwidG9wb2x/Z3kiOiJzdGFuZGFsb25lIiwiZGF0YWJhc2VzIjpbMF0sInN0YXJ0ZWRBdCI6MTc5NTMxNTU5NDAyM30CAAABogEl8ykBAAAAAAABYgAAAAAAAAAAAAAADwADdHdvCmrUh8+RtnD/pQEAAAAAAAFoAAQAAAAAAAAAAAAYEAwMAAAAAgCBeAIBAf8KAAEXYRkLxK8AAQAAAAAAAAAAAWEAAQAAAAAAAAAAAAABYQABAAAAAAAAAAAADQDAAQoAJnjnttEBEfwBAAAAAAABYwAAAAAAAAAAAAAAEQAFdGhyZWUKAFEx+qr6mnQr/wAAAAAAAAAEAAAAAAAAAAAAAABLeyZrZXlzIjp7ImRiMCI6NH0sInNraXBwZWRWYW5pc2hlZCI6MCwic2tpcHBlZEJ5VHlwZSI6MCwibWF4UmRiVmVyc2lvbiI6MTB9",
+      "base64",
+    );
+    const err = await (async () => {
+      // One-byte chunks: every chunk is used up before the next read, as at the failing boundary.
+      const reader = new ArtifactReader(Readable.from([...input].map((b) => Buffer.from([b]))));
+      try {
+        await reader.readHeader();
+        for await (const _ of reader.records()) {
+          // consume
+        }
+      } finally {
+        await reader.close();
+      }
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect((err as { name: string }).name).toBe("StrongboxError");
+  });
+});
